@@ -1,0 +1,338 @@
+//! The storing half of a backup: seal workers compress and encrypt new blobs in parallel, one
+//! packer thread fills packs, uploader threads store finished packs and record them for the
+//! index. Every queue between stages is bounded, so memory stays bounded whatever the input.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use cairn_format::envelope::BlobType;
+use cairn_format::header::FileKind;
+use cairn_format::id::ObjectId;
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::{Error, Result};
+use crate::index::{Index, IndexWriter};
+use crate::layout;
+use crate::pack::{PackBuilder, SealedPack};
+use crate::progress::{CancelToken, Meter, Progress, SourceWarning};
+use crate::repository::Repository;
+use crate::storage::StorageErrorKind;
+
+/// New blobs waiting for a seal worker. With chunks of at most a few MiB, this bounds the
+/// bytes between readers and sealers.
+pub(crate) const SEAL_QUEUE: usize = 4;
+/// Sealed blobs waiting for the packer.
+const PACK_QUEUE: usize = 4;
+/// Finished packs waiting for an uploader.
+const UPLOAD_QUEUE: usize = 1;
+/// Threads storing packs.
+const UPLOADERS: usize = 2;
+
+/// A blob to seal.
+pub(crate) struct SealJob {
+    pub(crate) blob_type: BlobType,
+    pub(crate) id: ObjectId,
+    pub(crate) raw: Vec<u8>,
+}
+
+/// A sealed blob for the packer.
+struct SealedBlob {
+    blob_type: BlobType,
+    id: ObjectId,
+    raw_len: u32,
+    sealed: Vec<u8>,
+}
+
+/// Counters that end up in the snapshot's summary.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) files_new: AtomicU64,
+    pub(crate) files_changed: AtomicU64,
+    pub(crate) files_unmodified: AtomicU64,
+    pub(crate) dirs_new: AtomicU64,
+    pub(crate) dirs_changed: AtomicU64,
+    pub(crate) dirs_unmodified: AtomicU64,
+    pub(crate) data_blobs_added: AtomicU64,
+    pub(crate) tree_blobs_added: AtomicU64,
+    pub(crate) data_added_raw: AtomicU64,
+    pub(crate) data_added: AtomicU64,
+    pub(crate) bytes_read: AtomicU64,
+    pub(crate) total_files: AtomicU64,
+    pub(crate) total_bytes: AtomicU64,
+}
+
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// State shared by every thread of one backup.
+pub(crate) struct Shared<'a> {
+    pub(crate) repo: &'a Repository,
+    pub(crate) index: &'a Index,
+    pub(crate) meter: &'a Meter,
+    pub(crate) progress: &'a dyn Progress,
+    pub(crate) cancel: &'a CancelToken,
+    pub(crate) counters: Counters,
+    pending_data: Mutex<HashSet<ObjectId>>,
+    pending_trees: Mutex<HashSet<ObjectId>>,
+    index_writer: Mutex<IndexWriter>,
+    warnings: Mutex<Vec<SourceWarning>>,
+    failure: Mutex<Option<Error>>,
+    aborted: AtomicBool,
+}
+
+impl<'a> Shared<'a> {
+    pub(crate) fn new(
+        repo: &'a Repository,
+        index: &'a Index,
+        meter: &'a Meter,
+        progress: &'a dyn Progress,
+        cancel: &'a CancelToken,
+    ) -> Self {
+        Shared {
+            repo,
+            index,
+            meter,
+            progress,
+            cancel,
+            counters: Counters::default(),
+            pending_data: Mutex::default(),
+            pending_trees: Mutex::default(),
+            index_writer: Mutex::new(IndexWriter::new()),
+            warnings: Mutex::default(),
+            failure: Mutex::default(),
+            aborted: AtomicBool::new(false),
+        }
+    }
+
+    /// Records the first fatal error and makes every stage wind down.
+    pub(crate) fn fail(&self, error: Error) {
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if failure.is_none() {
+            *failure = Some(error);
+        }
+        self.aborted.store(true, Ordering::Relaxed);
+    }
+
+    /// `Err` once the caller cancelled or a stage failed (only a failure sets `aborted`): checked between units of work.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.aborted.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        self.cancel.check()
+    }
+
+    /// The error that stopped the backup, if one did.
+    pub(crate) fn take_failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// A source entry was skipped.
+    pub(crate) fn warn(&self, path: &std::path::Path, message: String) {
+        let warning = SourceWarning {
+            path: path.to_path_buf(),
+            message,
+        };
+        self.progress.warning(&warning);
+        self.warnings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(warning);
+    }
+
+    pub(crate) fn take_warnings(&self) -> Vec<SourceWarning> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Whether the blob is stored or about to be; marks it pending if neither, so the caller
+    /// that gets `false` is the one that must store it.
+    pub(crate) fn claim(&self, blob_type: BlobType, id: &ObjectId) -> bool {
+        if self.index.contains(blob_type, id) {
+            return true;
+        }
+        let pending = match blob_type {
+            BlobType::Data => &self.pending_data,
+            BlobType::Tree => &self.pending_trees,
+        };
+        !pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(*id)
+    }
+
+    /// Whether the blob is stored or pending, without claiming it.
+    pub(crate) fn has(&self, blob_type: BlobType, id: &ObjectId) -> bool {
+        self.index.contains(blob_type, id)
+            || match blob_type {
+                BlobType::Data => &self.pending_data,
+                BlobType::Tree => &self.pending_trees,
+            }
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(id)
+    }
+
+    /// Writes an index file for the packs stored so far (a checkpoint, or the final one).
+    pub(crate) fn flush_index(&self) -> Result<()> {
+        let packs = self
+            .index_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((_, len)) = crate::index::write_index(self.repo, packs)? {
+            add(&self.counters.data_added, len);
+        }
+        Ok(())
+    }
+}
+
+/// Starts the seal workers, the packer and the uploaders on `scope`; returns the sender new
+/// blobs go to. The stages end when that sender (and its clones) is dropped.
+pub(crate) fn start<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    shared: &'scope Shared<'env>,
+    seal_workers: usize,
+) -> Sender<SealJob> {
+    let (seal_tx, seal_rx) = crossbeam_channel::bounded::<SealJob>(SEAL_QUEUE);
+    let (pack_tx, pack_rx) = crossbeam_channel::bounded::<SealedBlob>(PACK_QUEUE);
+    let (upload_tx, upload_rx) = crossbeam_channel::bounded::<SealedPack>(UPLOAD_QUEUE);
+    for _ in 0..seal_workers {
+        let (rx, tx) = (seal_rx.clone(), pack_tx.clone());
+        scope.spawn(move || seal_worker(shared, &rx, &tx));
+    }
+    drop(pack_tx);
+    scope.spawn(move || packer(shared, &pack_rx, &upload_tx));
+    for _ in 0..UPLOADERS {
+        let rx = upload_rx.clone();
+        scope.spawn(move || uploader(shared, &rx));
+    }
+    seal_tx
+}
+
+fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<SealedBlob>) {
+    let sealer = shared.repo.sealer();
+    for job in jobs {
+        if shared.aborted.load(Ordering::Relaxed) {
+            continue;
+        }
+        let plain_len = u32::try_from(job.raw.len()).expect("blobs are limited to far below 4 GiB");
+        match sealer.seal_blob(job.blob_type, &job.id, &job.raw) {
+            Ok(sealed) => {
+                let blob = SealedBlob {
+                    blob_type: job.blob_type,
+                    id: job.id,
+                    raw_len: plain_len,
+                    sealed,
+                };
+                if out.send(blob).is_err() {
+                    return;
+                }
+            }
+            Err(e) => shared.fail(Error::system("encryption", e)),
+        }
+    }
+}
+
+/// Fills one tree pack and two data packs; each data blob goes to one of the two at random,
+/// so the order of a file's chunks cannot be read off the pack layout (restic 0.18 does the
+/// same against chunk-size fingerprinting).
+fn packer(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<SealedPack>) {
+    let config = shared.repo.config();
+    let data_target = config.data_pack_len as usize;
+    let tree_target = config.tree_pack_len as usize;
+    let mut data = [
+        PackBuilder::new(BlobType::Data, data_target),
+        PackBuilder::new(BlobType::Data, data_target),
+    ];
+    let mut tree = PackBuilder::new(BlobType::Tree, tree_target);
+    let mut coin = Coin::default();
+    for blob in blobs {
+        let (builder, target) = match blob.blob_type {
+            BlobType::Data => (&mut data[usize::from(coin.flip())], data_target),
+            BlobType::Tree => (&mut tree, tree_target),
+        };
+        builder.add(blob.id, &blob.sealed, blob.raw_len);
+        if builder.len() >= target {
+            let full = std::mem::replace(builder, PackBuilder::new(blob.blob_type, target));
+            if !seal_and_send(shared, full, out) {
+                return;
+            }
+        }
+    }
+    for builder in data.into_iter().chain([tree]) {
+        if !builder.is_empty() && !seal_and_send(shared, builder, out) {
+            return;
+        }
+    }
+}
+
+fn seal_and_send(shared: &Shared<'_>, builder: PackBuilder, out: &Sender<SealedPack>) -> bool {
+    match builder.finish(shared.repo.sealer()) {
+        Ok(pack) => out.send(pack).is_ok(),
+        Err(e) => {
+            shared.fail(e);
+            true
+        }
+    }
+}
+
+/// Stores packs, then records them for the index: a pack is named by an index only once it
+/// is durable (SPEC §12).
+fn uploader(shared: &Shared<'_>, packs: &Receiver<SealedPack>) {
+    for pack in packs {
+        // A failure stops storing; a cancellation does not, so a re-run reuses what was sealed.
+        if shared.aborted.load(Ordering::Relaxed) {
+            continue;
+        }
+        let path = layout::file_path(FileKind::Pack, &pack.id.0);
+        match shared.repo.storage().create(&path, &pack.bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
+            Err(e) => {
+                shared.fail(e.into());
+                continue;
+            }
+        }
+        add(&shared.counters.data_added, pack.bytes.len() as u64);
+        let checkpoint = {
+            let mut writer = shared
+                .index_writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            writer.add(pack.index_entry());
+            writer.wants_checkpoint()
+        };
+        if checkpoint && let Err(e) = shared.flush_index() {
+            shared.fail(e);
+        }
+    }
+}
+
+/// Random bits for pack assignment, refilled from the OS 64 at a time.
+#[derive(Default)]
+struct Coin {
+    bits: u64,
+    left: u32,
+}
+
+impl Coin {
+    fn flip(&mut self) -> bool {
+        if self.left == 0 {
+            let mut bytes = [0u8; 8];
+            // Should the RNG fail, alternating packs is still a correct (if predictable) layout.
+            if crate::crypto::random_bytes(&mut bytes).is_err() {
+                bytes = [0b0101_0101; 8];
+            }
+            self.bits = u64::from_le_bytes(bytes);
+            self.left = 64;
+        }
+        let bit = self.bits & 1 == 1;
+        self.bits >>= 1;
+        self.left -= 1;
+        bit
+    }
+}

@@ -1,0 +1,392 @@
+//! The reading half of a backup: walks the sources depth first, reuses the parent snapshot's
+//! node for every file whose metadata did not change, reads and chunks the others in
+//! parallel, and builds one tree per directory bottom-up.
+
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use cairn_format::envelope::BlobType;
+use cairn_format::id::TreeId;
+use cairn_format::timestamp::Timestamp;
+use cairn_format::tree::{ChunkRef, Node, NodeKind, NodeMeta, Tree};
+use crossbeam_channel::Sender;
+use rayon::prelude::*;
+
+use super::pipeline::{SealJob, Shared, add};
+use crate::chunker::Chunker;
+use crate::error::{Error, Result};
+use crate::glob::PathFilter;
+use crate::tree::load_tree;
+
+/// One backup source: its absolute path and the name it gets in the snapshot's root tree.
+pub(crate) struct Source {
+    pub(crate) path: PathBuf,
+    pub(crate) name: Vec<u8>,
+}
+
+/// Walks sources and builds trees, sending new blobs to the pipeline.
+pub(crate) struct Walker<'s, 'a> {
+    pub(crate) shared: &'s Shared<'a>,
+    pub(crate) chunker: Chunker,
+    pub(crate) excludes: &'s PathFilter,
+    pub(crate) seal: Sender<SealJob>,
+    pub(crate) readers: &'s rayon::ThreadPool,
+}
+
+/// A directory entry and what to do with it.
+enum Pending {
+    Done(Node),
+    Read {
+        path: PathBuf,
+        name: Vec<u8>,
+        meta: Metadata,
+        existed: bool,
+    },
+}
+
+impl Walker<'_, '_> {
+    /// Archives every source and stores the root tree.
+    pub(crate) fn run(&self, sources: &[Source], parent_root: Option<&TreeId>) -> Result<TreeId> {
+        let parent = self.load_parent(parent_root);
+        let mut entries = Vec::with_capacity(sources.len());
+        for source in sources {
+            let meta =
+                std::fs::symlink_metadata(&source.path).map_err(|e| Error::SourceUnreadable {
+                    path: source.path.clone(),
+                    source: e,
+                })?;
+            entries.push((source.name.clone(), source.path.clone(), meta));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        self.archive_entries(entries, parent.as_ref())
+    }
+
+    /// A parent tree that cannot be read only costs re-reading files: warn, go on without it.
+    fn load_parent(&self, id: Option<&TreeId>) -> Option<Tree> {
+        let id = id?;
+        match load_tree(self.shared.repo, self.shared.index, id) {
+            Ok(tree) => Some(tree),
+            Err(e) => {
+                self.shared.warn(
+                    Path::new("(parent snapshot)"),
+                    format!("cannot read parent tree: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn archive_dir(&self, dir: &Path, parent: Option<&Tree>) -> Result<Option<TreeId>> {
+        let listing = match std::fs::read_dir(dir) {
+            Ok(listing) => listing,
+            Err(e) => {
+                self.shared.warn(dir, format!("cannot list directory: {e}"));
+                return Ok(None);
+            }
+        };
+        let mut entries = Vec::new();
+        for entry in listing {
+            self.shared.check()?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    self.shared.warn(dir, format!("cannot list directory: {e}"));
+                    return Ok(None);
+                }
+            };
+            let path = entry.path();
+            if self.excludes.matches(&path) {
+                continue;
+            }
+            match entry.metadata() {
+                Ok(meta) => entries.push((entry.file_name().as_bytes().to_vec(), path, meta)),
+                Err(e) => self.shared.warn(&path, format!("cannot stat: {e}")),
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        self.archive_entries(entries, parent).map(Some)
+    }
+
+    /// Builds the tree of one directory from its (sorted) entries and stores it.
+    fn archive_entries(
+        &self,
+        entries: Vec<(Vec<u8>, PathBuf, Metadata)>,
+        parent: Option<&Tree>,
+    ) -> Result<TreeId> {
+        let mut pending = Vec::with_capacity(entries.len());
+        for (name, path, meta) in entries {
+            self.shared.check()?;
+            let previous = parent.and_then(|tree| find(tree, &name));
+            let file_type = meta.file_type();
+            if file_type.is_file() {
+                pending.push(self.plan_file(name, path, meta, previous));
+            } else if file_type.is_dir() {
+                if let Some(node) = self.archive_subdir(name, &path, &meta, previous)? {
+                    pending.push(Pending::Done(node));
+                }
+            } else if file_type.is_symlink() {
+                match std::fs::read_link(&path) {
+                    Ok(target) => {
+                        let target = target.as_os_str().as_bytes().to_vec();
+                        let mut node_meta = node_meta(&meta);
+                        node_meta.size = target.len() as u64;
+                        pending.push(Pending::Done(Node {
+                            name,
+                            kind: NodeKind::Symlink { target },
+                            meta: node_meta,
+                        }));
+                    }
+                    Err(e) => self.shared.warn(&path, format!("cannot read symlink: {e}")),
+                }
+            }
+            // Sockets, FIFOs and device nodes are not stored (SPEC §9).
+        }
+        let nodes = self.read_files(pending)?;
+        self.store_tree(&Tree { nodes })
+    }
+
+    fn archive_subdir(
+        &self,
+        name: Vec<u8>,
+        path: &Path,
+        meta: &Metadata,
+        previous: Option<&Node>,
+    ) -> Result<Option<Node>> {
+        let previous_subtree = previous.and_then(|node| match &node.kind {
+            NodeKind::Dir { subtree } => Some(*subtree),
+            _ => None,
+        });
+        let parent_tree = self.load_parent(previous_subtree.as_ref());
+        let Some(subtree) = self.archive_dir(path, parent_tree.as_ref())? else {
+            return Ok(None);
+        };
+        let counters = &self.shared.counters;
+        match previous_subtree {
+            None => add(&counters.dirs_new, 1),
+            Some(old) if old == subtree => add(&counters.dirs_unmodified, 1),
+            Some(_) => add(&counters.dirs_changed, 1),
+        }
+        Ok(Some(Node {
+            name,
+            kind: NodeKind::Dir { subtree },
+            meta: NodeMeta {
+                size: 0,
+                ..node_meta(meta)
+            },
+        }))
+    }
+
+    /// Reuses the parent's node when size, mtime, ctime and inode are unchanged and every
+    /// chunk is still stored; otherwise the file must be read.
+    fn plan_file(
+        &self,
+        name: Vec<u8>,
+        path: PathBuf,
+        meta: Metadata,
+        previous: Option<&Node>,
+    ) -> Pending {
+        let current = node_meta(&meta);
+        if let Some(node) = previous
+            && let NodeKind::File { chunks } = &node.kind
+            && unchanged(&node.meta, &current)
+            && chunks
+                .iter()
+                .all(|c| self.shared.has(BlobType::Data, &c.id.0))
+        {
+            let counters = &self.shared.counters;
+            add(&counters.files_unmodified, 1);
+            add(&counters.total_files, 1);
+            add(&counters.total_bytes, current.size);
+            self.shared.meter.add_done(1, current.size);
+            return Pending::Done(Node {
+                name,
+                kind: node.kind.clone(),
+                meta: NodeMeta {
+                    size: node.meta.size,
+                    ..current
+                },
+            });
+        }
+        let existed = previous.is_some_and(|n| matches!(n.kind, NodeKind::File { .. }));
+        Pending::Read {
+            path,
+            name,
+            meta,
+            existed,
+        }
+    }
+
+    /// Reads the files among `pending` in parallel; unreadable ones are dropped with a warning.
+    fn read_files(&self, pending: Vec<Pending>) -> Result<Vec<Node>> {
+        let results: Vec<Result<Option<Node>>> = self.readers.install(|| {
+            pending
+                .into_par_iter()
+                .map(|item| match item {
+                    Pending::Done(node) => Ok(Some(node)),
+                    Pending::Read {
+                        path,
+                        name,
+                        meta,
+                        existed,
+                    } => self.read_file(&path, name, &meta, existed),
+                })
+                .collect()
+        });
+        let mut nodes = Vec::with_capacity(results.len());
+        for result in results {
+            if let Some(node) = result? {
+                nodes.push(node);
+            }
+        }
+        Ok(nodes)
+    }
+
+    fn read_file(
+        &self,
+        path: &Path,
+        name: Vec<u8>,
+        meta: &Metadata,
+        existed: bool,
+    ) -> Result<Option<Node>> {
+        self.shared.check()?;
+        self.shared.meter.set_current(path);
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) => {
+                self.shared.warn(path, format!("cannot open: {e}"));
+                self.shared.meter.add_done(1, meta.len());
+                return Ok(None);
+            }
+        };
+        let mut chunks = Vec::new();
+        let mut size = 0u64;
+        for chunk in self.chunker.chunks(file) {
+            self.shared.check()?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    self.shared.warn(path, format!("read failed: {e}"));
+                    return Ok(None);
+                }
+            };
+            let raw_len = u32::try_from(chunk.len()).expect("chunks are at most 16 MiB");
+            size += u64::from(raw_len);
+            self.shared.meter.add_done(0, u64::from(raw_len));
+            add(&self.shared.counters.bytes_read, u64::from(raw_len));
+            let id = self.shared.repo.sealer().chunk_id(&chunk);
+            chunks.push(ChunkRef { id, raw_len });
+            if !self.shared.claim(BlobType::Data, &id.0) {
+                add(&self.shared.counters.data_blobs_added, 1);
+                add(&self.shared.counters.data_added_raw, u64::from(raw_len));
+                let job = SealJob {
+                    blob_type: BlobType::Data,
+                    id: id.0,
+                    raw: chunk,
+                };
+                self.seal.send(job).map_err(|_| Error::Cancelled)?;
+            }
+        }
+        self.shared.meter.add_done(1, 0);
+        self.warn_if_changed(path, meta, size);
+        let counters = &self.shared.counters;
+        add(
+            if existed {
+                &counters.files_changed
+            } else {
+                &counters.files_new
+            },
+            1,
+        );
+        add(&counters.total_files, 1);
+        add(&counters.total_bytes, size);
+        Ok(Some(Node {
+            name,
+            kind: NodeKind::File { chunks },
+            meta: NodeMeta {
+                size,
+                ..node_meta(meta)
+            },
+        }))
+    }
+
+    /// A file written to while it was read is stored as read, with a warning: the copy may
+    /// mix old and new content.
+    fn warn_if_changed(&self, path: &Path, before: &Metadata, read: u64) {
+        let changed = match std::fs::symlink_metadata(path) {
+            Ok(after) => {
+                after.len() != read
+                    || after.mtime() != before.mtime()
+                    || after.mtime_nsec() != before.mtime_nsec()
+            }
+            Err(_) => true,
+        };
+        if changed || read != before.len() {
+            self.shared.warn(
+                path,
+                "changed while it was read; the stored copy may be inconsistent".into(),
+            );
+        }
+    }
+
+    fn store_tree(&self, tree: &Tree) -> Result<TreeId> {
+        let bytes = tree
+            .encode()
+            .map_err(|e| Error::invalid("directory listing", e.to_string()))?;
+        let id = self.shared.repo.sealer().tree_id(&bytes);
+        if !self.shared.claim(BlobType::Tree, &id.0) {
+            add(&self.shared.counters.tree_blobs_added, 1);
+            add(&self.shared.counters.data_added_raw, bytes.len() as u64);
+            let job = SealJob {
+                blob_type: BlobType::Tree,
+                id: id.0,
+                raw: bytes,
+            };
+            self.seal.send(job).map_err(|_| Error::Cancelled)?;
+        }
+        Ok(id)
+    }
+}
+
+fn find<'t>(tree: &'t Tree, name: &[u8]) -> Option<&'t Node> {
+    tree.nodes
+        .binary_search_by(|n| n.name.as_slice().cmp(name))
+        .ok()
+        .and_then(|i| tree.nodes.get(i))
+}
+
+/// Change detection as restic does it: size, mtime, ctime and inode must all match.
+fn unchanged(old: &NodeMeta, new: &NodeMeta) -> bool {
+    old.size == new.size
+        && old.mtime == new.mtime
+        && old.ctime == new.ctime
+        && old.inode == new.inode
+}
+
+/// The tree metadata of a file-system entry.
+pub(crate) fn node_meta(meta: &Metadata) -> NodeMeta {
+    NodeMeta {
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mtime: unix_time(meta.mtime(), meta.mtime_nsec()),
+        ctime: unix_time(meta.ctime(), meta.ctime_nsec()),
+        device: meta.dev(),
+        inode: meta.ino(),
+        size: meta.len(),
+    }
+}
+
+fn unix_time(secs: i64, nanos: i64) -> Timestamp {
+    Timestamp {
+        secs,
+        nanos: u32::try_from(nanos.clamp(0, 999_999_999)).unwrap_or(0),
+    }
+}
+
+/// The name a source gets in the root tree: its last path component.
+pub(crate) fn source_name(path: &Path) -> Option<Vec<u8>> {
+    path.file_name().map(OsStr::as_bytes).map(<[u8]>::to_vec)
+}

@@ -1,0 +1,159 @@
+//! Command-line arguments. Names follow restic where users know them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cairn: encrypted, deduplicated, incremental backups of app data.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Repository location (a directory path).
+    #[arg(short = 'r', long = "repo", env = "CAIRN_REPOSITORY", global = true)]
+    pub repo: Option<String>,
+    /// Read the password from this file (first line).
+    #[arg(long, env = "CAIRN_PASSWORD_FILE", global = true)]
+    pub password_file: Option<PathBuf>,
+    /// Run this shell command and use its first output line as the password.
+    #[arg(long, env = "CAIRN_PASSWORD_COMMAND", global = true)]
+    pub password_command: Option<String>,
+    /// Print results as JSON on stdout (JSON lines for backup and restore progress).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors and warnings.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new repository.
+    Init(InitArgs),
+    /// Back up files and directories into a new snapshot.
+    Backup(BackupArgs),
+    /// List snapshots.
+    Snapshots,
+    /// List the entries of a snapshot.
+    Ls(LsArgs),
+    /// Restore a snapshot into a directory.
+    Restore(RestoreArgs),
+    /// Show what changed between two snapshots.
+    Diff(DiffArgs),
+    /// Show sizes and counts of a snapshot, or of the repository.
+    Stats(StatsArgs),
+    /// Write a file of a snapshot to stdout, or a directory as a tar archive.
+    Dump(DumpArgs),
+    /// Print a repository object, decoded, as JSON (for debugging).
+    Cat(CatArgs),
+}
+
+/// Key-derivation and storage settings of a new repository.
+#[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Argon2id memory in KiB (default 65536 = 64 MiB).
+    #[arg(long, value_name = "KIB")]
+    pub kdf_memory_kib: Option<u32>,
+    /// Argon2id passes (default 3).
+    #[arg(long, value_name = "N")]
+    pub kdf_time: Option<u32>,
+    /// Argon2id lanes (default 4).
+    #[arg(long, value_name = "N")]
+    pub kdf_lanes: Option<u32>,
+    /// zstd level 1-22, or 0 for no compression (default 3).
+    #[arg(long, value_name = "LEVEL")]
+    pub compression: Option<u8>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Files and directories to back up.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Tag the snapshot (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Host name to record instead of this machine's.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Skip paths matching GLOB: `*.tmp` matches names anywhere, `/abs/path/**` whole paths
+    /// (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+    /// Compare against this snapshot instead of the latest one of the same host and paths.
+    #[arg(long, value_name = "SNAP", conflicts_with = "force")]
+    pub parent: Option<String>,
+    /// Read every file, ignoring the parent snapshot.
+    #[arg(long)]
+    pub force: bool,
+    /// Create the repository first if it does not exist.
+    #[arg(long)]
+    pub init: bool,
+    /// Store KEY=VALUE metadata in the snapshot (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+    #[command(flatten)]
+    pub init_args: InitArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Snapshot id (prefix) or `latest`.
+    pub snapshot: String,
+    /// Path inside the snapshot (default: everything).
+    pub path: Option<String>,
+    /// With PATH, list everything below it, not just its direct entries.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Show type, mode, size and modification time.
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Snapshot id (prefix) or `latest`.
+    pub snapshot: String,
+    /// Directory to restore into (created if missing).
+    #[arg(short, long, value_name = "DIR")]
+    pub target: PathBuf,
+    /// Restore only entries matching GLOB (repeatable); `/app/media/**` matches from the
+    /// snapshot's root, `*.jpg` names anywhere.
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Read every restored file back and compare it with the snapshot.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The older snapshot.
+    pub from: String,
+    /// The newer snapshot.
+    pub to: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// A snapshot; without it, the whole repository.
+    pub snapshot: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    /// Snapshot id (prefix) or `latest`.
+    pub snapshot: String,
+    /// Path of a file or directory inside the snapshot (`/` for everything).
+    pub path: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// What to print: config, key, snapshot, index or pack.
+    #[arg(value_parser = ["config", "key", "snapshot", "index", "pack"])]
+    pub object: String,
+    /// Id (prefix) of the object; `latest` works for snapshots.
+    pub id: Option<String>,
+}

@@ -1,0 +1,27 @@
+//! Exit codes: the only place these numbers live; README.md prints the same table. They are
+//! restic's where the meanings match, so scripts written for restic keep working.
+
+use cairn::ErrorKind;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Fatal error.
+pub const FATAL: u8 = 1;
+/// The snapshot was saved, but some source files could not be read.
+pub const PARTIAL: u8 = 3;
+/// The repository does not exist.
+pub const NO_REPOSITORY: u8 = 10;
+/// Wrong password or key.
+pub const WRONG_PASSWORD: u8 = 12;
+/// Interrupted (Ctrl-C or cancelled).
+pub const INTERRUPTED: u8 = 130;
+
+/// The exit code for an error.
+pub fn code(error: &cairn::Error) -> u8 {
+    match error.kind() {
+        ErrorKind::RepositoryMissing => NO_REPOSITORY,
+        ErrorKind::Auth => WRONG_PASSWORD,
+        ErrorKind::Cancelled => INTERRUPTED,
+        _ => FATAL,
+    }
+}

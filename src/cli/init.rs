@@ -1,0 +1,46 @@
+//! `cairn init`.
+
+use cairn::{InitOptions, KdfParams, Repository};
+use serde_json::json;
+
+use super::args::{Cli, InitArgs};
+use super::{CliError, exit, output, password, storage};
+
+pub fn run(cli: &Cli, args: &InitArgs) -> Result<u8, CliError> {
+    let repo = create(cli, args)?;
+    if cli.json {
+        output::json(&json!({
+            "message_type": "initialized",
+            "id": repo.config().repo_id.to_hex(),
+            "repository": repo.location(),
+        }));
+    } else if !cli.quiet {
+        println!(
+            "created cairn repository {} at {}",
+            repo.config().repo_id.short(),
+            repo.location()
+        );
+        println!("Keep the password safe: without it the data cannot be read, by anyone.");
+    }
+    Ok(exit::OK)
+}
+
+/// Creates the repository; shared with `backup --init`.
+pub fn create(cli: &Cli, args: &InitArgs) -> Result<Repository, CliError> {
+    let storage = storage(cli)?;
+    let password = password::for_init(cli)?;
+    Ok(Repository::init(storage, &password, &options(args))?)
+}
+
+fn options(args: &InitArgs) -> InitOptions {
+    let defaults = InitOptions::default();
+    InitOptions {
+        kdf: KdfParams {
+            memory_kib: args.kdf_memory_kib.unwrap_or(defaults.kdf.memory_kib),
+            time_cost: args.kdf_time.unwrap_or(defaults.kdf.time_cost),
+            lanes: args.kdf_lanes.unwrap_or(defaults.kdf.lanes),
+        },
+        compression_level: args.compression.unwrap_or(defaults.compression_level),
+        ..defaults
+    }
+}

@@ -1,0 +1,100 @@
+//! The `cairn` command line: a thin layer over the library. It parses arguments, opens the
+//! repository, calls one library operation and prints its result.
+
+pub mod args;
+mod backup;
+mod cat;
+mod diff;
+mod dump;
+pub mod exit;
+mod init;
+mod ls;
+mod output;
+mod password;
+mod progress;
+mod restore;
+mod snapshots;
+mod stats;
+
+use std::sync::Arc;
+
+use cairn::{CancelToken, Credentials, Repository};
+
+use args::{Cli, Command};
+
+/// Why the command failed: a library error, or a problem with how cairn was called.
+#[derive(Debug)]
+pub enum CliError {
+    /// From the library.
+    Library(cairn::Error),
+    /// Bad usage: a missing option, an unreadable password file.
+    Usage(String),
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::Usage(message.into())
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Library(e) => exit::code(e),
+            CliError::Usage(_) => exit::FATAL,
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Library(e) => write!(f, "{e}"),
+            CliError::Usage(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<cairn::Error> for CliError {
+    fn from(e: cairn::Error) -> Self {
+        CliError::Library(e)
+    }
+}
+
+impl From<cairn::storage::StorageError> for CliError {
+    fn from(e: cairn::storage::StorageError) -> Self {
+        CliError::Library(e.into())
+    }
+}
+
+/// Runs the parsed command; returns the exit code on success (3 when a backup skipped files).
+pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
+    match &cli.command {
+        Command::Init(args) => init::run(cli, args),
+        Command::Backup(args) => backup::run(cli, args, cancel),
+        Command::Snapshots => snapshots::run(cli),
+        Command::Ls(args) => ls::run(cli, args),
+        Command::Restore(args) => restore::run(cli, args, cancel),
+        Command::Diff(args) => diff::run(cli, args),
+        Command::Stats(args) => stats::run(cli, args),
+        Command::Dump(args) => dump::run(cli, args),
+        Command::Cat(args) => cat::run(cli, args),
+    }
+}
+
+/// The repository location from `-r` or `CAIRN_REPOSITORY`.
+fn location(cli: &Cli) -> Result<&str, CliError> {
+    cli.repo.as_deref().ok_or_else(|| {
+        CliError::usage("no repository given; use -r/--repo or set CAIRN_REPOSITORY")
+    })
+}
+
+fn storage(cli: &Cli) -> Result<Arc<dyn cairn::storage::Storage>, CliError> {
+    Ok(cairn::storage::open_location(location(cli)?)?)
+}
+
+/// Opens the repository with the password from wherever the user gave it.
+fn open(cli: &Cli) -> Result<Repository, CliError> {
+    let storage = storage(cli)?;
+    let password = password::for_open(cli)?;
+    Ok(Repository::open(storage, &Credentials::Password(password))?)
+}

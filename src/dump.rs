@@ -1,0 +1,193 @@
+//! Writing snapshot content to a stream (`cairn dump`): a file as its bytes, a directory as
+//! a tar archive.
+
+use std::io::{self, Read, Write};
+
+use cairn_format::envelope::BlobType;
+use cairn_format::id::TreeId;
+use cairn_format::tree::{ChunkRef, Node, NodeKind};
+
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::pack::read_blob;
+use crate::repository::Repository;
+use crate::snapshot::SnapshotInfo;
+use crate::tree::{find_node, load_tree};
+
+/// What `dump` wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// The raw content of one file.
+    File,
+    /// A tar archive of a directory.
+    Tar,
+}
+
+impl Repository {
+    /// Writes the file at `path` in the snapshot to `out`, or, for a directory (or the
+    /// snapshot root), a tar archive of it.
+    pub fn dump(
+        &self,
+        snapshot: &SnapshotInfo,
+        path: &str,
+        out: &mut dyn Write,
+    ) -> Result<DumpFormat> {
+        let index = Index::load(self)?;
+        let node = find_node(self, &index, &snapshot.snapshot.tree, path.as_bytes())?;
+        match node.as_ref().map(|n| &n.kind) {
+            None => {
+                self.write_tar(&index, &snapshot.snapshot.tree, out)?;
+                Ok(DumpFormat::Tar)
+            }
+            Some(NodeKind::Dir { subtree }) => {
+                self.write_tar(&index, subtree, out)?;
+                Ok(DumpFormat::Tar)
+            }
+            Some(NodeKind::File { chunks }) => {
+                let mut reader = ContentReader::new(self, &index, chunks);
+                let copied = io::copy(&mut reader, out);
+                if let Some(e) = reader.error.take() {
+                    return Err(e);
+                }
+                copied.map_err(output_error)?;
+                Ok(DumpFormat::File)
+            }
+            Some(NodeKind::Symlink { .. }) => Err(Error::invalid(
+                "path",
+                format!("{path} is a symbolic link; dump its directory or its target"),
+            )),
+        }
+    }
+
+    fn write_tar(&self, index: &Index, root: &TreeId, out: &mut dyn Write) -> Result<()> {
+        let mut builder = tar::Builder::new(out);
+        builder.mode(tar::HeaderMode::Complete);
+        self.tar_tree(index, root, &[], &mut builder)?;
+        builder.into_inner().map_err(output_error)?;
+        Ok(())
+    }
+
+    fn tar_tree(
+        &self,
+        index: &Index,
+        tree: &TreeId,
+        prefix: &[u8],
+        builder: &mut tar::Builder<&mut dyn Write>,
+    ) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        for node in load_tree(self, index, tree)?.nodes {
+            let path = if prefix.is_empty() {
+                node.name.clone()
+            } else {
+                [prefix, b"/", &node.name].concat()
+            };
+            let name = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
+            let mut header = tar_header(&node);
+            match &node.kind {
+                NodeKind::Dir { subtree } => {
+                    builder
+                        .append_data(&mut header, name, io::empty())
+                        .map_err(output_error)?;
+                    self.tar_tree(index, subtree, &path, builder)?;
+                }
+                NodeKind::File { chunks } => {
+                    let mut reader = ContentReader::new(self, index, chunks);
+                    let result = builder.append_data(&mut header, name, &mut reader);
+                    if let Some(e) = reader.error.take() {
+                        return Err(e);
+                    }
+                    result.map_err(output_error)?;
+                }
+                NodeKind::Symlink { target } => {
+                    let target = std::path::Path::new(std::ffi::OsStr::from_bytes(target));
+                    builder
+                        .append_link(&mut header, name, target)
+                        .map_err(output_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tar_header(node: &Node) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_mode(node.meta.mode);
+    header.set_uid(u64::from(node.meta.uid));
+    header.set_gid(u64::from(node.meta.gid));
+    header.set_mtime(u64::try_from(node.meta.mtime.secs).unwrap_or(0));
+    match node.kind {
+        NodeKind::Dir { .. } => {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_size(0);
+        }
+        NodeKind::File { .. } => {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(node.meta.size);
+        }
+        NodeKind::Symlink { .. } => {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+        }
+    }
+    header
+}
+
+/// Reads a file's content blob by blob; a repository error is kept aside so it can be
+/// reported as itself rather than as an I/O error.
+struct ContentReader<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    chunks: &'a [ChunkRef],
+    next: usize,
+    buffer: Vec<u8>,
+    position: usize,
+    error: Option<Error>,
+}
+
+impl<'a> ContentReader<'a> {
+    fn new(repo: &'a Repository, index: &'a Index, chunks: &'a [ChunkRef]) -> Self {
+        ContentReader {
+            repo,
+            index,
+            chunks,
+            next: 0,
+            buffer: Vec::new(),
+            position: 0,
+            error: None,
+        }
+    }
+}
+
+impl Read for ContentReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.buffer.len() {
+            let Some(chunk) = self.chunks.get(self.next) else {
+                return Ok(0);
+            };
+            match read_blob(self.repo, self.index, BlobType::Data, &chunk.id.0) {
+                Ok(bytes) => {
+                    self.buffer = bytes;
+                    self.position = 0;
+                    self.next += 1;
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    self.error = Some(e);
+                    return Err(io::Error::other(message));
+                }
+            }
+        }
+        let n = out.len().min(self.buffer.len() - self.position);
+        out[..n].copy_from_slice(&self.buffer[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+fn output_error(e: io::Error) -> Error {
+    Error::TargetUnwritable {
+        path: "(output)".into(),
+        source: e,
+    }
+}

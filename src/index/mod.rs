@@ -1,0 +1,281 @@
+//! The in-memory index: where each blob is stored (SPEC §8). Loaded from every index file,
+//! held as two sorted arrays of 44-byte entries (one per blob type) with a 64 Ki-bucket table
+//! over the first two id bytes, so a lookup is a short binary search and a repository of a
+//! million blobs costs about 44 MB.
+
+mod writer;
+
+pub(crate) use writer::{IndexWriter, write as write_index};
+
+use std::collections::{HashMap, HashSet};
+
+use cairn_format::envelope::BlobType;
+use cairn_format::header::FileKind;
+use cairn_format::id::{IndexId, ObjectId, PackId};
+use cairn_format::index::IndexFile;
+use rayon::prelude::*;
+
+use crate::error::{Error, ObjectKind, Result};
+use crate::repository::Repository;
+
+/// A pack as the index knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackInfo {
+    /// The pack's id.
+    pub id: PackId,
+    /// Its length in bytes.
+    pub len: u32,
+}
+
+/// Where a blob is: which pack (a position in [`Index::packs`]), and its sealed box's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobLocation {
+    /// Position of the pack in [`Index::packs`].
+    pub pack: u32,
+    /// Offset of the sealed box in the pack.
+    pub offset: u32,
+    /// Length of the sealed box.
+    pub sealed_len: u32,
+}
+
+/// One blob: 32 + 12 = 44 bytes, 4-byte aligned.
+#[derive(Clone, Copy)]
+struct Entry {
+    id: [u8; 32],
+    location: BlobLocation,
+}
+
+/// Blobs of one type sorted by id, with `buckets[b]..buckets[b + 1]` the entries whose id
+/// starts with the big-endian 16-bit value `b`.
+struct BlobTable {
+    entries: Vec<Entry>,
+    buckets: Vec<u32>,
+}
+
+const BUCKETS: usize = 1 << 16;
+
+fn bucket_of(id: &[u8; 32]) -> usize {
+    usize::from(id[0]) << 8 | usize::from(id[1])
+}
+
+impl BlobTable {
+    fn build(mut entries: Vec<Entry>) -> BlobTable {
+        entries.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        // The same blob may be in two packs (two backups stored it at once); keep one.
+        entries.dedup_by(|a, b| a.id == b.id);
+        entries.shrink_to_fit();
+        let mut buckets = vec![0u32; BUCKETS + 1];
+        for entry in &entries {
+            buckets[bucket_of(&entry.id) + 1] += 1;
+        }
+        for b in 1..=BUCKETS {
+            buckets[b] += buckets[b - 1];
+        }
+        BlobTable { entries, buckets }
+    }
+
+    fn get(&self, id: &ObjectId) -> Option<BlobLocation> {
+        let b = bucket_of(&id.0);
+        let range = (self.buckets[b] as usize)..(self.buckets[b + 1] as usize);
+        let slice = &self.entries[range];
+        slice
+            .binary_search_by(|entry| entry.id.cmp(&id.0))
+            .ok()
+            .map(|i| slice[i].location)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>() + self.buckets.capacity() * 4
+    }
+}
+
+/// Every blob of the repository and where it is.
+pub struct Index {
+    packs: Vec<PackInfo>,
+    data: BlobTable,
+    tree: BlobTable,
+    files: Vec<IndexId>,
+}
+
+impl Index {
+    /// Loads every index file of `repo`, skipping those another index file supersedes.
+    pub(crate) fn load(repo: &Repository) -> Result<Index> {
+        let ids = repo.list(FileKind::Index)?;
+        let files: Vec<(IndexId, IndexFile)> = ids
+            .par_iter()
+            .map(|id| {
+                let body = repo.read_file(FileKind::Index, id)?;
+                let file = IndexFile::decode(&body)
+                    .map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
+                Ok((IndexId(*id), file))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Index::from_files(files))
+    }
+
+    /// Builds the index from decoded index files (pure; what [`Index::load`] does after
+    /// reading them).
+    #[must_use]
+    pub fn from_files(files: Vec<(IndexId, IndexFile)>) -> Index {
+        let superseded: HashSet<IndexId> = files
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
+        let mut pack_numbers: HashMap<PackId, u32> = HashMap::new();
+        let mut packs = Vec::new();
+        let (mut data, mut tree) = (Vec::new(), Vec::new());
+        let mut loaded = Vec::new();
+        for (id, file) in files {
+            if superseded.contains(&id) {
+                continue;
+            }
+            loaded.push(id);
+            for pack in file.packs {
+                let number = *pack_numbers.entry(pack.id).or_insert_with(|| {
+                    packs.push(PackInfo {
+                        id: pack.id,
+                        len: pack.pack_len,
+                    });
+                    u32::try_from(packs.len() - 1).expect("fewer than 2^32 packs")
+                });
+                for blob in pack.blobs {
+                    let entry = Entry {
+                        id: blob.id.0,
+                        location: BlobLocation {
+                            pack: number,
+                            offset: blob.offset,
+                            sealed_len: blob.sealed_len,
+                        },
+                    };
+                    match blob.blob_type {
+                        BlobType::Data => data.push(entry),
+                        BlobType::Tree => tree.push(entry),
+                    }
+                }
+            }
+        }
+        Index {
+            packs,
+            data: BlobTable::build(data),
+            tree: BlobTable::build(tree),
+            files: loaded,
+        }
+    }
+
+    /// Where the blob is, if the index has it.
+    #[must_use]
+    pub fn get(&self, blob_type: BlobType, id: &ObjectId) -> Option<BlobLocation> {
+        match blob_type {
+            BlobType::Data => self.data.get(id),
+            BlobType::Tree => self.tree.get(id),
+        }
+    }
+
+    /// Whether the index has the blob.
+    #[must_use]
+    pub fn contains(&self, blob_type: BlobType, id: &ObjectId) -> bool {
+        self.get(blob_type, id).is_some()
+    }
+
+    /// The pack at position `number`.
+    #[must_use]
+    pub fn pack(&self, number: u32) -> Option<&PackInfo> {
+        self.packs.get(number as usize)
+    }
+
+    /// Every pack the index names.
+    #[must_use]
+    pub fn packs(&self) -> &[PackInfo] {
+        &self.packs
+    }
+
+    /// Number of blobs of a type.
+    #[must_use]
+    pub fn blob_count(&self, blob_type: BlobType) -> usize {
+        match blob_type {
+            BlobType::Data => self.data.entries.len(),
+            BlobType::Tree => self.tree.entries.len(),
+        }
+    }
+
+    /// The index files loaded.
+    #[must_use]
+    pub fn files(&self) -> &[IndexId] {
+        &self.files
+    }
+
+    /// Bytes of heap the index holds (entries, buckets, pack list).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.data.heap_bytes()
+            + self.tree.heap_bytes()
+            + self.packs.capacity() * std::mem::size_of::<PackInfo>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::index::IndexPack;
+    use cairn_format::pack::PackEntry;
+
+    fn file(pack: u8, blobs: &[(BlobType, u8)]) -> IndexFile {
+        IndexFile {
+            supersedes: vec![],
+            packs: vec![IndexPack {
+                id: PackId(ObjectId([pack; 32])),
+                pack_len: 10_000,
+                blobs: blobs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(blob_type, id))| PackEntry {
+                        blob_type,
+                        id: ObjectId([id; 32]),
+                        offset: 8 + 100 * u32::try_from(i).unwrap(),
+                        sealed_len: 100,
+                        raw_len: 55,
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn lookups_find_each_blob_by_type() {
+        let index = Index::from_files(vec![(
+            IndexId(ObjectId([1; 32])),
+            file(9, &[(BlobType::Data, 3), (BlobType::Tree, 4)]),
+        )]);
+        let loc = index.get(BlobType::Data, &ObjectId([3; 32])).unwrap();
+        assert_eq!((loc.offset, loc.sealed_len), (8, 100));
+        assert_eq!(index.pack(loc.pack).unwrap().id, PackId(ObjectId([9; 32])));
+        assert!(index.get(BlobType::Tree, &ObjectId([3; 32])).is_none());
+        assert!(index.contains(BlobType::Tree, &ObjectId([4; 32])));
+        assert!(!index.contains(BlobType::Data, &ObjectId([5; 32])));
+    }
+
+    #[test]
+    fn superseded_index_files_are_ignored() {
+        let old = IndexId(ObjectId([1; 32]));
+        let mut new = file(8, &[(BlobType::Data, 3)]);
+        new.supersedes.push(old);
+        let index = Index::from_files(vec![
+            (old, file(9, &[(BlobType::Data, 7)])),
+            (IndexId(ObjectId([2; 32])), new),
+        ]);
+        assert!(!index.contains(BlobType::Data, &ObjectId([7; 32])));
+        assert!(index.contains(BlobType::Data, &ObjectId([3; 32])));
+        assert_eq!(index.files().len(), 1);
+    }
+
+    /// Two backups may store the same blob in two packs; the index keeps one entry.
+    #[test]
+    fn duplicate_blobs_across_packs_are_tolerated() {
+        let index = Index::from_files(vec![
+            (IndexId(ObjectId([1; 32])), file(8, &[(BlobType::Data, 3)])),
+            (IndexId(ObjectId([2; 32])), file(9, &[(BlobType::Data, 3)])),
+        ]);
+        assert_eq!(index.blob_count(BlobType::Data), 1);
+        assert_eq!(index.packs().len(), 2);
+    }
+}

@@ -1,0 +1,7 @@
+//! Packs (SPEC §7): building and sealing them for upload, and reading blobs and headers back.
+
+mod builder;
+mod reader;
+
+pub(crate) use builder::{PackBuilder, SealedPack};
+pub(crate) use reader::{read_blob, read_pack_header};

@@ -1,0 +1,244 @@
+//! A repository: created with [`Repository::init`], opened with [`Repository::open`]. It holds
+//! the storage, the decoded config and the subkeys, and reads and writes whole files
+//! (config, index, snapshots) in the ways SPEC §3–§5 prescribe.
+
+use std::sync::Arc;
+
+use cairn_format::config::{ChunkerParams, Config};
+use cairn_format::header::FileKind;
+use cairn_format::id::ObjectId;
+
+use crate::chunker::Chunker;
+use crate::crypto::{KdfParams, MasterKey, Password, content_hash, random_bytes};
+use crate::error::{Damage, Error, ObjectKind, Result};
+use crate::key_slot;
+use crate::layout::{self, CONFIG_PATH};
+use crate::seal::Sealer;
+use crate::storage::{Storage, StorageErrorKind};
+
+/// Settings of a new repository. The defaults suit app data on phones and desktops.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// Argon2id parameters of the first key slot.
+    pub kdf: KdfParams,
+    /// Chunk sizes (SPEC §6).
+    pub chunker: ChunkerParams,
+    /// zstd level 1..=22, or 0 to store everything uncompressed.
+    pub compression_level: u8,
+    /// Size at which data packs are closed.
+    pub data_pack_len: u32,
+    /// Size at which tree packs are closed.
+    pub tree_pack_len: u32,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            kdf: key_slot::DEFAULT_KDF,
+            chunker: ChunkerParams {
+                min_len: 256 << 10,
+                avg_len: 1 << 20,
+                max_len: 4 << 20,
+            },
+            compression_level: 3,
+            data_pack_len: 16 << 20,
+            tree_pack_len: 4 << 20,
+        }
+    }
+}
+
+/// How to unlock a repository.
+pub enum Credentials {
+    /// A password of one of the repository's key slots.
+    Password(Password),
+    /// The master key itself, as exported by [`Repository::master_key`].
+    MasterKey(MasterKey),
+}
+
+/// An open repository.
+pub struct Repository {
+    storage: Arc<dyn Storage>,
+    config: Config,
+    sealer: Sealer,
+    master: MasterKey,
+}
+
+impl Repository {
+    /// Creates a repository in empty storage, with one key slot for `password`.
+    ///
+    /// The key slot is written before the config: a repository exists once its config does,
+    /// and an interrupted `init` leaves at most an unused key slot.
+    pub fn init(
+        storage: Arc<dyn Storage>,
+        password: &Password,
+        options: &InitOptions,
+    ) -> Result<Repository> {
+        match storage.len(CONFIG_PATH) {
+            Ok(_) => {
+                return Err(Error::RepositoryExists {
+                    location: storage.location().to_string(),
+                });
+            }
+            Err(e) if e.kind == StorageErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        let master =
+            MasterKey::generate().map_err(|e| Error::system("random number generation", e))?;
+        let mut repo_id = ObjectId::ZERO;
+        random_bytes(&mut repo_id.0).map_err(|e| Error::system("random number generation", e))?;
+        let config = Config {
+            repo_id,
+            chunker: options.chunker,
+            compression_level: options.compression_level,
+            data_pack_len: options.data_pack_len,
+            tree_pack_len: options.tree_pack_len,
+            created_unix_s: crate::clock::now().secs,
+        };
+        let mut bytes = config
+            .encode_unsigned()
+            .map_err(|e| Error::invalid("repository settings", e.to_string()))?;
+        let sealer = Sealer::new(master.subkeys(), repo_id, config.compression_level);
+        let mac = sealer.config_mac(&bytes);
+        bytes.extend_from_slice(&mac);
+        key_slot::create_slot(storage.as_ref(), repo_id, &master, password, options.kdf)?;
+        storage
+            .create(CONFIG_PATH, &bytes)
+            .map_err(|e| match e.kind {
+                StorageErrorKind::AlreadyExists => Error::RepositoryExists {
+                    location: storage.location().to_string(),
+                },
+                _ => e.into(),
+            })?;
+        Ok(Repository {
+            storage,
+            config,
+            sealer,
+            master,
+        })
+    }
+
+    /// Opens an existing repository.
+    pub fn open(storage: Arc<dyn Storage>, credentials: &Credentials) -> Result<Repository> {
+        let bytes = match storage.read(CONFIG_PATH) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind == StorageErrorKind::NotFound => {
+                return Err(Error::NoRepository {
+                    location: storage.location().to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (config, signed, mac) = Config::decode(&bytes)
+            .map_err(|e| Error::from_format(ObjectKind::Config, CONFIG_PATH, e))?;
+        let master = match credentials {
+            Credentials::Password(password) => {
+                key_slot::open_with_password(storage.as_ref(), config.repo_id, password)?
+            }
+            Credentials::MasterKey(key) => key.duplicate(),
+        };
+        let sealer = Sealer::new(master.subkeys(), config.repo_id, config.compression_level);
+        if sealer.config_mac(signed) != mac {
+            return match credentials {
+                Credentials::MasterKey(_) => Err(Error::WrongPassword {
+                    location: storage.location().to_string(),
+                }),
+                Credentials::Password(_) => Err(Error::corrupt(
+                    ObjectKind::Config,
+                    CONFIG_PATH,
+                    Damage::Checksum,
+                )),
+            };
+        }
+        Ok(Repository {
+            storage,
+            config,
+            sealer,
+            master,
+        })
+    }
+
+    /// The repository's config.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the repository is.
+    #[must_use]
+    pub fn location(&self) -> &str {
+        self.storage.location()
+    }
+
+    /// The master key, for apps that keep it in a platform keystore and open the repository
+    /// with [`Credentials::MasterKey`]. Whoever holds it can read and write everything.
+    #[must_use]
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master
+    }
+
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    pub(crate) fn chunker(&self) -> Chunker {
+        self.sealer.chunker(self.config.chunker)
+    }
+
+    /// Seals `body` as a file of `kind`, stores it under the hash of its bytes and returns
+    /// that id and the file's length. Storing the same bytes twice is harmless.
+    pub(crate) fn write_file(&self, kind: FileKind, body: &[u8]) -> Result<(ObjectId, u64)> {
+        let bytes = self
+            .sealer
+            .seal_file(kind, body)
+            .map_err(|e| Error::system("encryption", e))?;
+        let id = content_hash(&bytes);
+        match self.storage.create(&layout::file_path(kind, &id), &bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok((id, bytes.len() as u64))
+    }
+
+    /// Reads the file of `kind` named `id`, checks its bytes against its name, and returns
+    /// the decrypted payload body.
+    pub(crate) fn read_file(&self, kind: FileKind, id: &ObjectId) -> Result<Vec<u8>> {
+        let object = object_kind(kind);
+        let bytes = self
+            .storage
+            .read(&layout::file_path(kind, id))
+            .map_err(|e| match e.kind {
+                StorageErrorKind::NotFound => Error::corrupt(object, id, Damage::Missing),
+                _ => e.into(),
+            })?;
+        if content_hash(&bytes) != *id {
+            return Err(Error::corrupt(object, id, Damage::Checksum));
+        }
+        self.sealer
+            .open_file(kind, &bytes)
+            .map_err(|damage| match damage {
+                Damage::Format(e) => Error::from_format(object, id, e),
+                other => Error::corrupt(object, id, other),
+            })
+    }
+
+    /// Ids of every file of `kind`, sorted.
+    pub(crate) fn list(&self, kind: FileKind) -> Result<Vec<ObjectId>> {
+        Ok(layout::list_ids(self.storage.as_ref(), kind)?)
+    }
+}
+
+/// The error vocabulary's name for a file kind.
+pub(crate) fn object_kind(kind: FileKind) -> ObjectKind {
+    match kind {
+        FileKind::Config => ObjectKind::Config,
+        FileKind::Key => ObjectKind::Key,
+        FileKind::Pack => ObjectKind::Pack,
+        FileKind::Index => ObjectKind::Index,
+        FileKind::Snapshot => ObjectKind::Snapshot,
+    }
+}

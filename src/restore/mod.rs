@@ -1,0 +1,345 @@
+//! Restore: writes a snapshot's files into a directory. Blobs are read grouped by pack, each
+//! authenticated and checked against its keyed id before a byte of it is written; files are
+//! written under temporary names and renamed into place once complete, so a final name
+//! never holds a partial file.
+
+mod plan;
+
+use std::fs::{File, FileTimes, OpenOptions};
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cairn_format::envelope::BlobType;
+use cairn_format::header::FileKind;
+use cairn_format::timestamp::Timestamp;
+use cairn_format::tree::NodeMeta;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::glob::PathFilter;
+use crate::index::Index;
+use crate::layout;
+use crate::progress::{CancelToken, Meter, Phase, Progress, with_ticker};
+use crate::repository::Repository;
+use crate::snapshot::SnapshotInfo;
+use plan::{FilePlan, PackRead, Plan};
+
+/// How to restore.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// Restore only entries matching these patterns (and what is below matching
+    /// directories); everything when empty.
+    pub include: Vec<String>,
+    /// Read every restored file back and compare it with the snapshot.
+    pub verify: bool,
+    /// Worker threads; the number of CPUs when `None`.
+    pub threads: Option<usize>,
+}
+
+/// What a restore wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RestoreOutcome {
+    /// Regular files written.
+    pub files: u64,
+    /// Directories created or updated.
+    pub dirs: u64,
+    /// Symbolic links created.
+    pub symlinks: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+    /// Files read back and found identical (with `verify`).
+    pub verified: u64,
+}
+
+impl Repository {
+    /// Restores `snapshot` into the directory `target` (created if needed). Existing files
+    /// with the same names are replaced.
+    pub fn restore(
+        &self,
+        snapshot: &SnapshotInfo,
+        target: &Path,
+        options: &RestoreOptions,
+        progress: &dyn Progress,
+        cancel: &CancelToken,
+    ) -> Result<RestoreOutcome> {
+        let include = PathFilter::new(&options.include)?;
+        let index = Index::load(self)?;
+        let plan = plan::build(self, &index, &snapshot.snapshot.tree, target, &include)?;
+        let reads = plan::pack_reads(&plan, &index)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads.unwrap_or(0))
+            .thread_name(|i| format!("cairn-restore-{i}"))
+            .build()
+            .map_err(|e| Error::system("starting threads", std::io::Error::other(e)))?;
+        let meter = Meter::new(Phase::Restore);
+        meter.add_total(plan.files.len() as u64, plan.bytes);
+        meter.finish_totals();
+        let owner = Owner::of(target)?;
+        let written = with_ticker(&meter, progress, || {
+            let result = self.write_all(&plan, &reads, &pool, &meter, owner, cancel);
+            if result.is_err() {
+                remove_temp_files(&plan);
+            }
+            result
+        })?;
+        let mut outcome = RestoreOutcome {
+            files: plan.files.len() as u64,
+            dirs: plan.dirs.len() as u64,
+            symlinks: plan.links.len() as u64,
+            bytes: written,
+            verified: 0,
+        };
+        if options.verify {
+            let meter = Meter::new(Phase::Verify);
+            meter.add_total(plan.files.len() as u64, plan.bytes);
+            meter.finish_totals();
+            outcome.verified = with_ticker(&meter, progress, || {
+                verify(self, &plan, &pool, &meter, cancel)
+            })?;
+        }
+        Ok(outcome)
+    }
+
+    fn write_all(
+        &self,
+        plan: &Plan,
+        reads: &[PackRead],
+        pool: &rayon::ThreadPool,
+        meter: &Meter,
+        owner: Owner,
+        cancel: &CancelToken,
+    ) -> Result<u64> {
+        for dir in &plan.dirs {
+            std::fs::create_dir_all(&dir.path).map_err(|e| target_error(&dir.path, e))?;
+        }
+        let written = AtomicU64::new(0);
+        pool.install(|| -> Result<()> {
+            plan.files.par_iter().try_for_each(|file| {
+                cancel.check()?;
+                create_file(file, owner, meter)
+            })?;
+            reads.par_iter().try_for_each(|read| {
+                cancel.check()?;
+                self.apply_read(plan, read, owner, meter, &written)
+            })
+        })?;
+        for link in &plan.links {
+            create_symlink(link, owner)?;
+        }
+        for dir in plan.dirs.iter().rev() {
+            finish_metadata(&dir.path, &dir.meta, owner).map_err(|e| target_error(&dir.path, e))?;
+        }
+        Ok(written.into_inner())
+    }
+
+    /// Fetches one range of a pack, opens and checks each blob in it, and writes each to
+    /// every place it belongs; finishes the files this completes.
+    fn apply_read(
+        &self,
+        plan: &Plan,
+        read: &PackRead,
+        owner: Owner,
+        meter: &Meter,
+        written: &AtomicU64,
+    ) -> Result<()> {
+        let path = layout::file_path(FileKind::Pack, &read.pack.0);
+        let bytes = self.storage().read_range(&path, read.offset, read.len)?;
+        for blob in &read.blobs {
+            let sealed = bytes
+                .get(blob.offset_in_read..blob.offset_in_read + blob.sealed_len)
+                .ok_or_else(|| {
+                    Error::corrupt(crate::ObjectKind::Pack, read.pack, crate::Damage::Missing)
+                })?;
+            let raw = self
+                .sealer()
+                .open_blob(BlobType::Data, &blob.id.0, sealed)
+                .map_err(|damage| {
+                    Error::corrupt(
+                        crate::ObjectKind::DataBlob,
+                        format!("{} (in pack {})", blob.id, read.pack.short()),
+                        damage,
+                    )
+                })?;
+            for target in &blob.targets {
+                let file = &plan.files[target.file];
+                // Files start as holes of their full length: all-zero chunks need no write,
+                // which also restores sparse files sparse.
+                if raw.iter().any(|&b| b != 0) {
+                    let handle = OpenOptions::new()
+                        .write(true)
+                        .open(&file.temp)
+                        .map_err(|e| target_error(&file.temp, e))?;
+                    handle
+                        .write_all_at(&raw, target.offset)
+                        .map_err(|e| target_error(&file.temp, e))?;
+                }
+                written.fetch_add(raw.len() as u64, Ordering::Relaxed);
+                meter.add_done(0, raw.len() as u64);
+                if file.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    finish_file(file, owner)?;
+                    meter.add_done(1, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates a file's temporary copy at its full length; an empty file is finished at once.
+fn create_file(file: &FilePlan, owner: Owner, meter: &Meter) -> Result<()> {
+    let handle = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&file.temp)
+        .map_err(|e| target_error(&file.temp, e))?;
+    handle
+        .set_len(file.meta.size)
+        .map_err(|e| target_error(&file.temp, e))?;
+    drop(handle);
+    if file.chunks.is_empty() {
+        finish_file(file, owner)?;
+        meter.add_done(1, 0);
+    }
+    Ok(())
+}
+
+/// Sets a complete file's owner, times and mode, then renames it into place.
+fn finish_file(file: &FilePlan, owner: Owner) -> Result<()> {
+    finish_metadata(&file.temp, &file.meta, owner).map_err(|e| target_error(&file.temp, e))?;
+    std::fs::rename(&file.temp, &file.path).map_err(|e| target_error(&file.path, e))
+}
+
+fn create_symlink(link: &plan::LinkPlan, owner: Owner) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::OsStr::from_bytes(&link.target);
+    match std::fs::symlink_metadata(&link.path) {
+        Ok(meta) if !meta.is_dir() => {
+            std::fs::remove_file(&link.path).map_err(|e| target_error(&link.path, e))?;
+        }
+        _ => {}
+    }
+    std::os::unix::fs::symlink(target, &link.path).map_err(|e| target_error(&link.path, e))?;
+    if owner.is_root {
+        // Ownership is best effort: the link itself is what matters.
+        let _ = std::os::unix::fs::lchown(&link.path, Some(link.meta.uid), Some(link.meta.gid));
+    }
+    Ok(())
+}
+
+/// Owner first (chown clears set-id bits), then times, then mode (a read-only mode must not
+/// stop the earlier steps).
+fn finish_metadata(path: &Path, meta: &NodeMeta, owner: Owner) -> std::io::Result<()> {
+    if owner.is_root {
+        std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
+    }
+    let handle = File::open(path)?;
+    handle.set_times(FileTimes::new().set_modified(system_time(meta.mtime)))?;
+    drop(handle);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode))
+}
+
+fn system_time(t: Timestamp) -> SystemTime {
+    let nanos = Duration::from_nanos(u64::from(t.nanos));
+    match u64::try_from(t.secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs) + nanos,
+        Err(_) => UNIX_EPOCH - Duration::from_secs(t.secs.unsigned_abs()) + nanos,
+    }
+}
+
+/// Whether restored entries get their recorded owners: only when running as root, which is
+/// read off a directory this process owns.
+#[derive(Clone, Copy)]
+struct Owner {
+    is_root: bool,
+}
+
+impl Owner {
+    fn of(target: &Path) -> Result<Owner> {
+        std::fs::create_dir_all(target).map_err(|e| target_error(target, e))?;
+        let probe = tempfile_probe(target)?;
+        Ok(Owner {
+            is_root: probe == 0,
+        })
+    }
+}
+
+/// The uid this process creates files with, read off a file it creates and removes.
+fn tempfile_probe(dir: &Path) -> Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let path = dir.join(format!(".cairn-probe-{}", std::process::id()));
+    let file = File::create(&path).map_err(|e| target_error(&path, e))?;
+    let uid = file.metadata().map_err(|e| target_error(&path, e))?.uid();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    Ok(uid)
+}
+
+fn remove_temp_files(plan: &Plan) {
+    for file in &plan.files {
+        if file.remaining.load(Ordering::Acquire) > 0 || file.chunks.is_empty() {
+            let _ = std::fs::remove_file(&file.temp);
+        }
+    }
+}
+
+/// Re-reads every restored file and compares each chunk's keyed hash with the snapshot's.
+fn verify(
+    repo: &Repository,
+    plan: &Plan,
+    pool: &rayon::ThreadPool,
+    meter: &Meter,
+    cancel: &CancelToken,
+) -> Result<u64> {
+    let mismatches: Vec<PathBuf> = pool
+        .install(|| {
+            plan.files
+                .par_iter()
+                .map(|file| {
+                    cancel.check()?;
+                    let same =
+                        file_matches(repo, file, meter).map_err(|e| target_error(&file.path, e))?;
+                    meter.add_done(1, 0);
+                    Ok((!same).then(|| file.path.clone()))
+                })
+                .collect::<Result<Vec<Option<PathBuf>>>>()
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
+    match mismatches.first() {
+        None => Ok(plan.files.len() as u64),
+        Some(first) => Err(Error::VerifyFailed {
+            count: mismatches.len(),
+            first: first.clone(),
+        }),
+    }
+}
+
+fn file_matches(repo: &Repository, file: &FilePlan, meter: &Meter) -> std::io::Result<bool> {
+    let handle = File::open(&file.path)?;
+    if handle.metadata()?.len() != file.meta.size {
+        return Ok(false);
+    }
+    let mut offset = 0u64;
+    let mut buf = Vec::new();
+    for chunk in &file.chunks {
+        buf.resize(chunk.raw_len as usize, 0);
+        handle.read_exact_at(&mut buf, offset)?;
+        if repo.sealer().chunk_id(&buf) != chunk.id {
+            return Ok(false);
+        }
+        offset += u64::from(chunk.raw_len);
+        meter.add_done(0, u64::from(chunk.raw_len));
+    }
+    Ok(true)
+}
+
+fn target_error(path: &Path, source: std::io::Error) -> Error {
+    Error::TargetUnwritable {
+        path: path.to_path_buf(),
+        source,
+    }
+}

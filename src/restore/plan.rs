@@ -1,0 +1,225 @@
+//! What a restore will write: the directories, files and symlinks selected from a snapshot,
+//! with each file's chunks, and the pack reads that fetch every needed blob once, grouped by
+//! pack and merged into ranges.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
+
+use cairn_format::envelope::BlobType;
+use cairn_format::id::{ChunkId, PackId, TreeId};
+use cairn_format::tree::{ChunkRef, NodeKind, NodeMeta};
+
+use crate::error::{Damage, Error, ObjectKind, Result};
+use crate::glob::PathFilter;
+use crate::index::Index;
+use crate::repository::Repository;
+use crate::tree::load_tree;
+
+/// Blobs in one pack closer than this are fetched in one read, gap included.
+const MAX_GAP: u64 = 256 << 10;
+/// Largest single read.
+const MAX_READ: u64 = 8 << 20;
+
+pub(crate) struct DirPlan {
+    pub(crate) path: PathBuf,
+    pub(crate) meta: NodeMeta,
+}
+
+pub(crate) struct FilePlan {
+    pub(crate) path: PathBuf,
+    pub(crate) temp: PathBuf,
+    pub(crate) meta: NodeMeta,
+    pub(crate) chunks: Vec<ChunkRef>,
+    /// Chunks not yet written; the file is finished when it reaches zero.
+    pub(crate) remaining: AtomicUsize,
+}
+
+pub(crate) struct LinkPlan {
+    pub(crate) path: PathBuf,
+    pub(crate) target: Vec<u8>,
+    pub(crate) meta: NodeMeta,
+}
+
+/// Where one blob's plaintext goes: file number and offset.
+#[derive(Clone, Copy)]
+pub(crate) struct Target {
+    pub(crate) file: usize,
+    pub(crate) offset: u64,
+}
+
+/// One blob within a read.
+pub(crate) struct BlobRead {
+    pub(crate) id: ChunkId,
+    pub(crate) offset_in_read: usize,
+    pub(crate) sealed_len: usize,
+    pub(crate) targets: Vec<Target>,
+}
+
+/// One ranged read of a pack.
+pub(crate) struct PackRead {
+    pub(crate) pack: PackId,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) blobs: Vec<BlobRead>,
+}
+
+#[derive(Default)]
+pub(crate) struct Plan {
+    /// Parents before children.
+    pub(crate) dirs: Vec<DirPlan>,
+    pub(crate) files: Vec<FilePlan>,
+    pub(crate) links: Vec<LinkPlan>,
+    pub(crate) bytes: u64,
+}
+
+/// Collects what to restore from the tree `root` into `target`. With include patterns, only
+/// matching entries (with everything below matching directories) and the directories leading
+/// to them are selected; patterns with `/` match the snapshot path from its root, e.g.
+/// `/app/media/**`.
+pub(crate) fn build(
+    repo: &Repository,
+    index: &Index,
+    root: &TreeId,
+    target: &Path,
+    include: &PathFilter,
+) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let mut walk = Walk {
+        repo,
+        index,
+        include,
+        plan: &mut plan,
+    };
+    walk.dir(root, target, Path::new("/"), include.is_empty())?;
+    Ok(plan)
+}
+
+struct Walk<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    include: &'a PathFilter,
+    plan: &'a mut Plan,
+}
+
+impl Walk<'_> {
+    /// Adds the selected contents of tree `id`; returns whether anything was selected.
+    fn dir(
+        &mut self,
+        id: &TreeId,
+        dest: &Path,
+        snapshot_path: &Path,
+        selected: bool,
+    ) -> Result<bool> {
+        let tree = load_tree(self.repo, self.index, id)?;
+        let mut any = false;
+        for node in tree.nodes {
+            let name = OsStr::from_bytes(&node.name);
+            let inner = snapshot_path.join(name);
+            let path = dest.join(name);
+            let chosen = selected || self.include.matches(&inner);
+            match node.kind {
+                NodeKind::Dir { subtree } => {
+                    let position = self.plan.dirs.len();
+                    self.plan.dirs.push(DirPlan {
+                        path: path.clone(),
+                        meta: node.meta,
+                    });
+                    if self.dir(&subtree, &path, &inner, chosen)? || chosen {
+                        any = true;
+                    } else {
+                        self.plan.dirs.truncate(position);
+                    }
+                }
+                NodeKind::File { chunks } if chosen => {
+                    let number = self.plan.files.len();
+                    self.plan.bytes += node.meta.size;
+                    self.plan.files.push(FilePlan {
+                        temp: dest.join(format!(".cairn-restore-{number}.tmp")),
+                        path,
+                        meta: node.meta,
+                        remaining: AtomicUsize::new(chunks.len()),
+                        chunks,
+                    });
+                    any = true;
+                }
+                NodeKind::Symlink { target } if chosen => {
+                    self.plan.links.push(LinkPlan {
+                        path,
+                        target,
+                        meta: node.meta,
+                    });
+                    any = true;
+                }
+                _ => {}
+            }
+        }
+        Ok(any)
+    }
+}
+
+/// Groups every chunk the plan needs by pack and merges neighbours into reads; each distinct
+/// chunk is fetched once and written to every place it occurs.
+pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
+    let mut targets: HashMap<ChunkId, Vec<Target>> = HashMap::new();
+    for (number, file) in plan.files.iter().enumerate() {
+        let mut offset = 0u64;
+        for chunk in &file.chunks {
+            targets.entry(chunk.id).or_default().push(Target {
+                file: number,
+                offset,
+            });
+            offset += u64::from(chunk.raw_len);
+        }
+    }
+    let mut located = Vec::with_capacity(targets.len());
+    for (id, targets) in targets {
+        let location = index
+            .get(BlobType::Data, &id.0)
+            .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
+        let pack = index
+            .pack(location.pack)
+            .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?
+            .id;
+        located.push((
+            pack,
+            u64::from(location.offset),
+            u64::from(location.sealed_len),
+            id,
+            targets,
+        ));
+    }
+    located.sort_unstable_by_key(|a| (a.0, a.1));
+    let mut reads: Vec<PackRead> = Vec::new();
+    for (pack, offset, sealed_len, id, targets) in located {
+        let end = offset + sealed_len;
+        let extend = reads.last().is_some_and(|read| {
+            let read_end = read.offset + read.len;
+            read.pack == pack
+                && offset >= read_end
+                && offset - read_end <= MAX_GAP
+                && end - read.offset <= MAX_READ
+        });
+        if !extend {
+            reads.push(PackRead {
+                pack,
+                offset,
+                len: 0,
+                blobs: Vec::new(),
+            });
+        }
+        let read = reads
+            .last_mut()
+            .expect("a read was pushed above when none could be extended");
+        read.len = end - read.offset;
+        read.blobs.push(BlobRead {
+            id,
+            offset_in_read: usize::try_from(offset - read.offset).expect("reads are at most 8 MiB"),
+            sealed_len: usize::try_from(sealed_len).expect("blobs are smaller than 4 GiB"),
+            targets,
+        });
+    }
+    Ok(reads)
+}

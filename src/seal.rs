@@ -1,0 +1,239 @@
+//! Sealing and opening (SPEC §5): compression, encryption under the right subkey with the
+//! right AAD, and — on the way back — authentication, bounded decompression and the keyed-id
+//! check, so every blob handed to a caller is exactly what was stored under its id.
+
+use cairn_format::envelope::{
+    BlobType, Codec, ObjectType, aad, decode_payload, encode_payload_header,
+};
+use cairn_format::header::{FILE_HEADER_LEN, FileKind, encode_file_header};
+use cairn_format::id::{ChunkId, ObjectId, TreeId};
+use cairn_format::wire::Reader;
+
+use crate::chunker::Chunker;
+use crate::compress;
+use crate::crypto::{Cipher, SubKeys};
+use crate::error::Damage;
+use cairn_format::config::ChunkerParams;
+
+/// The secrets and settings needed to seal and open objects of one repository.
+pub(crate) struct Sealer {
+    keys: SubKeys,
+    repo_id: ObjectId,
+    level: u8,
+}
+
+impl Sealer {
+    pub(crate) fn new(keys: SubKeys, repo_id: ObjectId, level: u8) -> Sealer {
+        Sealer {
+            keys,
+            repo_id,
+            level,
+        }
+    }
+
+    /// The id of a chunk: keyed BLAKE3 of its plaintext (SPEC §5.1).
+    pub(crate) fn chunk_id(&self, data: &[u8]) -> ChunkId {
+        ChunkId(self.keys.chunk_id.keyed_hash(data))
+    }
+
+    /// The id of a tree: keyed BLAKE3 of its encoding (SPEC §9).
+    pub(crate) fn tree_id(&self, encoded: &[u8]) -> TreeId {
+        TreeId(self.keys.chunk_id.keyed_hash(encoded))
+    }
+
+    /// The repository's chunker.
+    pub(crate) fn chunker(&self, params: ChunkerParams) -> Chunker {
+        Chunker::new(&self.keys.chunker, params)
+    }
+
+    /// MAC of the config's signed bytes (SPEC §4.1).
+    pub(crate) fn config_mac(&self, signed: &[u8]) -> [u8; 32] {
+        *self.keys.config_mac.keyed_hash(signed).as_bytes()
+    }
+
+    /// Seals a blob: compressed when that helps, encrypted with its type and id in the AAD.
+    pub(crate) fn seal_blob(
+        &self,
+        blob_type: BlobType,
+        id: &ObjectId,
+        raw: &[u8],
+    ) -> std::io::Result<Vec<u8>> {
+        let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
+        let mut out = Vec::with_capacity(raw.len() + 64);
+        seal_payload(&self.keys.blob, &aad, self.level, raw, &mut out)?;
+        Ok(out)
+    }
+
+    /// Opens a sealed blob and checks that its plaintext hashes to `id`.
+    pub(crate) fn open_blob(
+        &self,
+        blob_type: BlobType,
+        id: &ObjectId,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, Damage> {
+        let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
+        let raw = open_payload(&self.keys.blob, &aad, sealed, blob_type.max_raw_len())?;
+        if self.keys.chunk_id.keyed_hash(&raw) != *id {
+            return Err(Damage::Checksum);
+        }
+        Ok(raw)
+    }
+
+    /// Seals a pack header body (SPEC §7).
+    pub(crate) fn seal_pack_header(&self, body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, &[]);
+        seal_payload(&self.keys.metadata, &aad, 0, body, out)
+    }
+
+    /// Opens a sealed pack header.
+    pub(crate) fn open_pack_header(&self, sealed: &[u8]) -> Result<Vec<u8>, Damage> {
+        let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, &[]);
+        open_payload(
+            &self.keys.metadata,
+            &aad,
+            sealed,
+            cairn_format::limits::MAX_PACK_HEADER_LEN,
+        )
+    }
+
+    /// A whole index or snapshot file: header, then the sealed payload (SPEC §8, §10).
+    pub(crate) fn seal_file(&self, kind: FileKind, body: &[u8]) -> std::io::Result<Vec<u8>> {
+        let header = encode_file_header(kind);
+        let aad = aad(
+            file_object_type(kind),
+            &self.repo_id,
+            &ObjectId::ZERO,
+            &header,
+        );
+        let mut out = Vec::with_capacity(body.len() / 2 + 64);
+        out.extend_from_slice(&header);
+        seal_payload(&self.keys.metadata, &aad, self.level, body, &mut out)?;
+        Ok(out)
+    }
+
+    /// Opens a file made by [`Sealer::seal_file`], returning the payload body.
+    pub(crate) fn open_file(&self, kind: FileKind, bytes: &[u8]) -> Result<Vec<u8>, Damage> {
+        let mut reader = Reader::new(bytes);
+        cairn_format::header::decode_file_header(&mut reader, kind).map_err(Damage::Format)?;
+        let (header, sealed) = bytes.split_at(FILE_HEADER_LEN);
+        let aad = aad(
+            file_object_type(kind),
+            &self.repo_id,
+            &ObjectId::ZERO,
+            header,
+        );
+        open_payload(&self.keys.metadata, &aad, sealed, max_file_payload(kind))
+    }
+}
+
+fn file_object_type(kind: FileKind) -> ObjectType {
+    match kind {
+        FileKind::Index => ObjectType::Index,
+        FileKind::Snapshot => ObjectType::Snapshot,
+        FileKind::Pack => ObjectType::PackHeader,
+        FileKind::Key => ObjectType::KeySlot,
+        FileKind::Config => unreachable!("the config is MACed, not sealed"),
+    }
+}
+
+fn max_file_payload(kind: FileKind) -> u32 {
+    match kind {
+        FileKind::Snapshot => cairn_format::limits::MAX_SNAPSHOT_LEN,
+        _ => cairn_format::limits::MAX_INDEX_LEN,
+    }
+}
+
+fn seal_payload(
+    cipher: &Cipher,
+    aad: &[u8],
+    level: u8,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let raw_len =
+        u32::try_from(raw.len()).map_err(|_| std::io::Error::other("payload larger than 4 GiB"))?;
+    match compress::compress(level, raw) {
+        Some(body) => cipher.seal(
+            aad,
+            &[&encode_payload_header(Codec::Zstd, raw_len), &body],
+            out,
+        ),
+        None => cipher.seal(
+            aad,
+            &[&encode_payload_header(Codec::None, raw_len), raw],
+            out,
+        ),
+    }
+}
+
+fn open_payload(
+    cipher: &Cipher,
+    aad: &[u8],
+    sealed: &[u8],
+    max_raw_len: u32,
+) -> Result<Vec<u8>, Damage> {
+    let plaintext = cipher.open(aad, sealed).map_err(|_| Damage::Decryption)?;
+    let payload = decode_payload(&plaintext, max_raw_len).map_err(Damage::Format)?;
+    compress::decompress(payload.codec, payload.body, payload.raw_len).map_err(|_| {
+        Damage::Format(cairn_format::FormatError::InvalidValue {
+            field: "payload.body",
+            reason: "does not decompress to payload.raw_len bytes",
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    fn sealer(repo: u8) -> Sealer {
+        Sealer::new(
+            MasterKey::from_bytes([1; 32]).subkeys(),
+            ObjectId([repo; 32]),
+            3,
+        )
+    }
+
+    #[test]
+    fn blob_round_trips_and_is_bound_to_type_id_and_repository() {
+        let s = sealer(1);
+        let raw = b"some chunk content ".repeat(100);
+        let id = s.chunk_id(&raw).0;
+        let sealed = s.seal_blob(BlobType::Data, &id, &raw).unwrap();
+        assert!(sealed.len() < raw.len(), "compressible data is compressed");
+        assert_eq!(s.open_blob(BlobType::Data, &id, &sealed).unwrap(), raw);
+        assert!(matches!(
+            s.open_blob(BlobType::Tree, &id, &sealed),
+            Err(Damage::Decryption)
+        ));
+        assert!(matches!(
+            s.open_blob(BlobType::Data, &ObjectId([0; 32]), &sealed),
+            Err(Damage::Decryption)
+        ));
+        assert!(matches!(
+            sealer(2).open_blob(BlobType::Data, &id, &sealed),
+            Err(Damage::Decryption)
+        ));
+    }
+
+    /// A blob stored under an id that is not its keyed hash is caught after decryption.
+    #[test]
+    fn blob_under_wrong_id_fails_the_checksum() {
+        let s = sealer(1);
+        let wrong = ObjectId([5; 32]);
+        let sealed = s.seal_blob(BlobType::Data, &wrong, b"content").unwrap();
+        assert!(matches!(
+            s.open_blob(BlobType::Data, &wrong, &sealed),
+            Err(Damage::Checksum)
+        ));
+    }
+
+    #[test]
+    fn file_cannot_be_read_as_another_kind() {
+        let s = sealer(1);
+        let bytes = s.seal_file(FileKind::Snapshot, b"body").unwrap();
+        assert_eq!(s.open_file(FileKind::Snapshot, &bytes).unwrap(), b"body");
+        assert!(s.open_file(FileKind::Index, &bytes).is_err());
+    }
+}

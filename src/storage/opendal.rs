@@ -1,0 +1,225 @@
+//! [`Storage`] on OpenDAL. No OpenDAL type leaves this file.
+//!
+//! OpenDAL is async; this adapter owns a small tokio runtime and drives OpenDAL's blocking
+//! operator from the engine's threads. For the local file system it writes through OpenDAL's
+//! atomic-write directory (temp file, fsync, rename) and then fsyncs the parent directory,
+//! which OpenDAL does not, so a created file's name is durable too (SPEC §12).
+
+use std::path::{Path, PathBuf};
+
+use opendal::{ErrorKind as DalKind, blocking, services};
+
+use super::{ObjectMeta, Storage, StorageError, StorageErrorKind};
+
+/// Name of the directory, inside the repository, where files are written before their rename.
+pub(crate) const TEMP_DIR: &str = "tmp";
+
+/// Storage backed by an OpenDAL operator.
+pub struct OpendalStorage {
+    op: blocking::Operator,
+    /// Keeps the runtime the operator runs on alive.
+    _runtime: tokio::runtime::Runtime,
+    location: String,
+    /// Root directory when the service is the local file system.
+    local_root: Option<PathBuf>,
+}
+
+impl OpendalStorage {
+    /// Storage in a local directory (created on first write).
+    pub fn local(root: &Path) -> Result<OpendalStorage, StorageError> {
+        let root = std::path::absolute(root).map_err(|e| setup_error(root, &e.to_string()))?;
+        let location = root.display().to_string();
+        let temp_dir = root.join(TEMP_DIR);
+        let builder = services::Fs::default()
+            .root(&location)
+            .atomic_write_dir(&temp_dir.display().to_string());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cairn-storage")
+            .enable_all()
+            .build()
+            .map_err(|e| setup_error(&root, &e.to_string()))?;
+        let op = {
+            let _guard = runtime.enter();
+            let op =
+                opendal::Operator::new(builder).map_err(|e| setup_error(&root, &e.to_string()))?;
+            blocking::Operator::new(op).map_err(|e| setup_error(&root, &e.to_string()))?
+        };
+        Ok(OpendalStorage {
+            op,
+            _runtime: runtime,
+            location,
+            local_root: Some(root),
+        })
+    }
+
+    fn error(&self, operation: &'static str, path: &str, err: &opendal::Error) -> StorageError {
+        StorageError {
+            kind: classify(err),
+            operation,
+            location: self.location.clone(),
+            path: path.to_string(),
+            message: one_line(err),
+        }
+    }
+
+    /// Makes the directory entry of a just-renamed file durable.
+    fn sync_parent_dir(&self, path: &str) -> Result<(), StorageError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let dir = match Path::new(path).parent() {
+            Some(parent) => root.join(parent),
+            None => root.clone(),
+        };
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StorageError {
+                kind: io_kind(&e),
+                operation: "write",
+                location: self.location.clone(),
+                path: path.to_string(),
+                message: format!("fsync of its directory failed: {e}"),
+            })
+    }
+}
+
+fn setup_error(root: &Path, message: &str) -> StorageError {
+    StorageError {
+        kind: StorageErrorKind::Other,
+        operation: "open",
+        location: root.display().to_string(),
+        path: String::new(),
+        message: message.to_string(),
+    }
+}
+
+impl Storage for OpendalStorage {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn create(&self, path: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        let options = opendal::options::WriteOptions {
+            if_not_exists: true,
+            ..Default::default()
+        };
+        self.op
+            .write_options(path, bytes.to_vec(), options)
+            .map_err(|e| self.error("write", path, &e))?;
+        self.sync_parent_dir(path)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        let buffer = self
+            .op
+            .read(path)
+            .map_err(|e| self.error("read", path, &e))?;
+        Ok(buffer.to_vec())
+    }
+
+    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        let end = offset.checked_add(len).ok_or_else(|| StorageError {
+            kind: StorageErrorKind::Other,
+            operation: "read",
+            location: self.location.clone(),
+            path: path.to_string(),
+            message: "range overflows".into(),
+        })?;
+        let options = opendal::options::ReadOptions {
+            range: (offset..end).into(),
+            ..Default::default()
+        };
+        let bytes = self
+            .op
+            .read_options(path, options)
+            .map_err(|e| self.error("read", path, &e))?
+            .to_vec();
+        if bytes.len() as u64 != len {
+            return Err(StorageError {
+                kind: StorageErrorKind::Other,
+                operation: "read",
+                location: self.location.clone(),
+                path: path.to_string(),
+                message: format!(
+                    "short read: wanted {len} bytes at {offset}, got {}",
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn len(&self, path: &str) -> Result<u64, StorageError> {
+        let meta = self
+            .op
+            .stat(path)
+            .map_err(|e| self.error("stat", path, &e))?;
+        Ok(meta.content_length())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
+        let dir = format!("{}/", dir.trim_end_matches('/'));
+        let options = opendal::options::ListOptions {
+            recursive: true,
+            ..Default::default()
+        };
+        let entries = match self.op.list_options(&dir, options) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == DalKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.error("list", &dir, &e)),
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if !entry.metadata().is_file() {
+                continue;
+            }
+            let path = entry.path().to_string();
+            // The fs service does not always fill in lengths while listing; stat what it lacks.
+            let len = match entry.metadata().content_length() {
+                0 => self.len(&path)?,
+                len => len,
+            };
+            out.push(ObjectMeta { path, len });
+        }
+        Ok(out)
+    }
+}
+
+fn classify(err: &opendal::Error) -> StorageErrorKind {
+    match err.kind() {
+        DalKind::NotFound => StorageErrorKind::NotFound,
+        DalKind::AlreadyExists | DalKind::ConditionNotMatch => StorageErrorKind::AlreadyExists,
+        DalKind::PermissionDenied => StorageErrorKind::PermissionDenied,
+        _ => source_io_kind(err).unwrap_or(StorageErrorKind::Other),
+    }
+}
+
+/// OpenDAL wraps I/O errors; a full disk shows only in the source chain.
+fn source_io_kind(err: &opendal::Error) -> Option<StorageErrorKind> {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io_kind(io));
+        }
+        source = e.source();
+    }
+    None
+}
+
+fn io_kind(err: &std::io::Error) -> StorageErrorKind {
+    match err.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            StorageErrorKind::StorageFull
+        }
+        std::io::ErrorKind::PermissionDenied => StorageErrorKind::PermissionDenied,
+        std::io::ErrorKind::NotFound => StorageErrorKind::NotFound,
+        _ => StorageErrorKind::Other,
+    }
+}
+
+/// OpenDAL's messages span lines and list context; keep the first line.
+fn one_line(err: &opendal::Error) -> String {
+    let text = err.to_string();
+    text.lines().next().unwrap_or_default().to_string()
+}
