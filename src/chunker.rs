@@ -24,9 +24,7 @@ impl Chunker {
     /// A chunker for `params` (already validated by the config decoder) and key.
     pub(crate) fn new(key: &SubKey, params: ChunkerParams) -> Chunker {
         let mut table = [0u8; 256 * 8];
-        blake3::Hasher::new_keyed(key.bytes())
-            .finalize_xof()
-            .fill(&mut table);
+        blake3::Hasher::new_keyed(key.bytes()).finalize_xof().fill(&mut table);
         let mut gear = Box::new([0u64; 256]);
         for (slot, bytes) in gear.iter_mut().zip(table.chunks_exact(8)) {
             let mut word = [0u8; 8];
@@ -68,13 +66,7 @@ impl Chunker {
 
     /// Chunks of a byte stream, in order.
     pub(crate) fn chunks<R: Read>(&self, reader: R) -> Chunks<'_, R> {
-        Chunks {
-            chunker: self,
-            reader,
-            buf: Vec::with_capacity(2 * self.max_len),
-            start: 0,
-            eof: false,
-        }
+        Chunks { chunker: self, reader, buf: Vec::with_capacity(2 * self.max_len), start: 0, eof: false }
     }
 }
 
@@ -141,11 +133,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn params() -> ChunkerParams {
-        ChunkerParams {
-            min_len: 1024,
-            avg_len: 4096,
-            max_len: 16384,
-        }
+        ChunkerParams { min_len: 1024, avg_len: 4096, max_len: 16384 }
     }
 
     fn chunker(key: u8) -> Chunker {
@@ -156,9 +144,7 @@ mod tests {
         let mut state = seed;
         (0..len)
             .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 (state >> 33).to_le_bytes()[0]
             })
             .collect()
@@ -175,9 +161,9 @@ mod tests {
         let data = pseudo_random(200_000, 7);
         let lens = lengths(&chunker(1), &data);
         let expected = [
-            6691, 5625, 5792, 3428, 4902, 4182, 2087, 6008, 3938, 4493, 1050, 4234, 1633, 4567,
-            10037, 6483, 7166, 9452, 5284, 6139, 4211, 11902, 6128, 1167, 5909, 4250, 5637, 4131,
-            7472, 4552, 5102, 2358, 5142, 6378, 2513, 5112, 1306, 2350, 5108, 1651, 2602, 1828,
+            6691, 5625, 5792, 3428, 4902, 4182, 2087, 6008, 3938, 4493, 1050, 4234, 1633, 4567, 10037, 6483,
+            7166, 9452, 5284, 6139, 4211, 11902, 6128, 1167, 5909, 4250, 5637, 4131, 7472, 4552, 5102, 2358,
+            5142, 6378, 2513, 5112, 1306, 2350, 5108, 1651, 2602, 1828,
         ];
         assert_eq!(lens, expected, "cut points changed");
         assert_eq!(lens.iter().sum::<usize>(), data.len());

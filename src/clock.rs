@@ -18,14 +18,8 @@ pub(crate) fn timestamp(time: std::time::SystemTime) -> Timestamp {
             let before = before.duration();
             let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
             match before.subsec_nanos() {
-                0 => Timestamp {
-                    secs: -secs,
-                    nanos: 0,
-                },
-                n => Timestamp {
-                    secs: -secs - 1,
-                    nanos: 1_000_000_000 - n,
-                },
+                0 => Timestamp { secs: -secs, nanos: 0 },
+                n => Timestamp { secs: -secs - 1, nanos: 1_000_000_000 - n },
             }
         }
     }
@@ -33,14 +27,10 @@ pub(crate) fn timestamp(time: std::time::SystemTime) -> Timestamp {
 
 /// This machine's host name, or `unknown`.
 pub(crate) fn hostname() -> String {
-    gethostname::gethostname()
-        .into_string()
-        .unwrap_or_else(|_| "unknown".into())
+    gethostname::gethostname().into_string().unwrap_or_else(|_| "unknown".into())
 }
 
 /// The user running cairn, from the environment, or `unknown`.
 pub(crate) fn username() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into())
 }

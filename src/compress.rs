@@ -34,21 +34,13 @@ pub(crate) fn compress(level: u8, raw: &[u8]) -> Option<Vec<u8>> {
 pub(crate) struct DecompressError;
 
 /// Decodes a body stored with `codec` into exactly `raw_len` bytes.
-pub(crate) fn decompress(
-    codec: Codec,
-    body: &[u8],
-    raw_len: u32,
-) -> Result<Vec<u8>, DecompressError> {
+pub(crate) fn decompress(codec: Codec, body: &[u8], raw_len: u32) -> Result<Vec<u8>, DecompressError> {
     let raw_len = usize::try_from(raw_len).map_err(|_| DecompressError)?;
     let raw = match codec {
         Codec::None => body.to_vec(),
         Codec::Zstd => zstd::bulk::decompress(body, raw_len).map_err(|_| DecompressError)?,
     };
-    if raw.len() == raw_len {
-        Ok(raw)
-    } else {
-        Err(DecompressError)
-    }
+    if raw.len() == raw_len { Ok(raw) } else { Err(DecompressError) }
 }
 
 #[cfg(test)]

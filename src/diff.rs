@@ -58,12 +58,7 @@ impl Repository {
         visit: &mut dyn FnMut(&DiffEntry) -> Result<()>,
     ) -> Result<DiffStats> {
         let index = Index::load(self)?;
-        let mut walk = DiffWalk {
-            repo: self,
-            index: &index,
-            stats: DiffStats::default(),
-            visit,
-        };
+        let mut walk = DiffWalk { repo: self, index: &index, stats: DiffStats::default(), visit };
         walk.trees(Some(&from.snapshot.tree), Some(&to.snapshot.tree), b"")?;
         Ok(walk.stats)
     }
@@ -82,9 +77,7 @@ impl DiffWalk<'_> {
             return Ok(());
         }
         let load = |id: Option<&TreeId>| -> Result<Vec<Node>> {
-            id.map_or(Ok(Vec::new()), |id| {
-                Ok(load_tree(self.repo, self.index, id)?.nodes)
-            })
+            id.map_or(Ok(Vec::new()), |id| Ok(load_tree(self.repo, self.index, id)?.nodes))
         };
         let (left, right) = (load(old)?, load(new)?);
         let (mut i, mut j) = (0, 0);
@@ -174,6 +167,5 @@ impl DiffWalk<'_> {
 /// Metadata a user would care about; ctime, inode and device change on any copy and are
 /// only hints for change detection.
 fn metadata_differs(a: &Node, b: &Node) -> bool {
-    (a.meta.mode, a.meta.uid, a.meta.gid, a.meta.mtime)
-        != (b.meta.mode, b.meta.uid, b.meta.gid, b.meta.mtime)
+    (a.meta.mode, a.meta.uid, a.meta.gid, a.meta.mtime) != (b.meta.mode, b.meta.uid, b.meta.gid, b.meta.mtime)
 }

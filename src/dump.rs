@@ -26,12 +26,7 @@ pub enum DumpFormat {
 impl Repository {
     /// Writes the file at `path` in the snapshot to `out`, or, for a directory (or the
     /// snapshot root), a tar archive of it.
-    pub fn dump(
-        &self,
-        snapshot: &SnapshotInfo,
-        path: &str,
-        out: &mut dyn Write,
-    ) -> Result<DumpFormat> {
+    pub fn dump(&self, snapshot: &SnapshotInfo, path: &str, out: &mut dyn Write) -> Result<DumpFormat> {
         let index = Index::load(self)?;
         let node = find_node(self, &index, &snapshot.snapshot.tree, path.as_bytes())?;
         match node.as_ref().map(|n| &n.kind) {
@@ -76,18 +71,13 @@ impl Repository {
     ) -> Result<()> {
         use std::os::unix::ffi::OsStrExt;
         for node in load_tree(self, index, tree)?.nodes {
-            let path = if prefix.is_empty() {
-                node.name.clone()
-            } else {
-                [prefix, b"/", &node.name].concat()
-            };
+            let path =
+                if prefix.is_empty() { node.name.clone() } else { [prefix, b"/", &node.name].concat() };
             let name = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
             let mut header = tar_header(&node);
             match &node.kind {
                 NodeKind::Dir { subtree } => {
-                    builder
-                        .append_data(&mut header, name, io::empty())
-                        .map_err(output_error)?;
+                    builder.append_data(&mut header, name, io::empty()).map_err(output_error)?;
                     self.tar_tree(index, subtree, &path, builder)?;
                 }
                 NodeKind::File { chunks } => {
@@ -100,9 +90,7 @@ impl Repository {
                 }
                 NodeKind::Symlink { target } => {
                     let target = std::path::Path::new(std::ffi::OsStr::from_bytes(target));
-                    builder
-                        .append_link(&mut header, name, target)
-                        .map_err(output_error)?;
+                    builder.append_link(&mut header, name, target).map_err(output_error)?;
                 }
             }
         }
@@ -147,15 +135,7 @@ struct ContentReader<'a> {
 
 impl<'a> ContentReader<'a> {
     fn new(repo: &'a Repository, index: &'a Index, chunks: &'a [ChunkRef]) -> Self {
-        ContentReader {
-            repo,
-            index,
-            chunks,
-            next: 0,
-            buffer: Vec::new(),
-            position: 0,
-            error: None,
-        }
+        ContentReader { repo, index, chunks, next: 0, buffer: Vec::new(), position: 0, error: None }
     }
 }
 
@@ -186,8 +166,5 @@ impl Read for ContentReader<'_> {
 }
 
 fn output_error(e: io::Error) -> Error {
-    Error::TargetUnwritable {
-        path: "(output)".into(),
-        source: e,
-    }
+    Error::TargetUnwritable { path: "(output)".into(), source: e }
 }

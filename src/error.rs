@@ -55,6 +55,9 @@ pub enum Damage {
     /// An object it needs is not in the repository.
     #[error("it is missing from the repository")]
     Missing,
+    /// The object is shorter than the index or its own header says.
+    #[error("it is truncated")]
+    Truncated,
 }
 
 /// The category of an [`Error`], for callers that branch on it.
@@ -112,9 +115,7 @@ pub enum Error {
         location: String,
     },
     /// An object in the repository is damaged.
-    #[error(
-        "{object} {id} in the repository is damaged: {damage}; other snapshots may still restore"
-    )]
+    #[error("{object} {id} in the repository is damaged: {damage}; other snapshots may still restore")]
     Corrupt {
         /// What kind of object.
         object: ObjectKind,
@@ -212,15 +213,13 @@ impl Error {
             Error::Storage(e) if e.is_storage_full() => ErrorKind::StorageFull,
             Error::Storage(_) => ErrorKind::Storage,
             Error::SourceUnreadable { .. } => ErrorKind::SourceUnreadable,
-            Error::TargetUnwritable { source, .. }
-                if source.kind() == std::io::ErrorKind::StorageFull =>
-            {
+            Error::TargetUnwritable { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 ErrorKind::StorageFull
             }
             Error::TargetUnwritable { .. } => ErrorKind::TargetUnwritable,
-            Error::SnapshotNotFound { .. }
-            | Error::AmbiguousId { .. }
-            | Error::PathNotFound { .. } => ErrorKind::NotFound,
+            Error::SnapshotNotFound { .. } | Error::AmbiguousId { .. } | Error::PathNotFound { .. } => {
+                ErrorKind::NotFound
+            }
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::System { .. } => ErrorKind::System,
@@ -233,28 +232,16 @@ impl Error {
     pub(crate) fn from_format(object: ObjectKind, id: impl ToString, source: FormatError) -> Error {
         match source {
             FormatError::UnsupportedVersion { .. } | FormatError::Unsupported { .. } => {
-                Error::Incompatible {
-                    object,
-                    id: id.to_string(),
-                    source,
-                }
+                Error::Incompatible { object, id: id.to_string(), source }
             }
-            other => Error::Corrupt {
-                object,
-                id: id.to_string(),
-                damage: Damage::Format(other),
-            },
+            other => Error::Corrupt { object, id: id.to_string(), damage: Damage::Format(other) },
         }
     }
 
     /// An object is damaged.
     #[allow(clippy::needless_pass_by_value)] // callers pass Copy ids and literals
     pub(crate) fn corrupt(object: ObjectKind, id: impl ToString, damage: Damage) -> Error {
-        Error::Corrupt {
-            object,
-            id: id.to_string(),
-            damage,
-        }
+        Error::Corrupt { object, id: id.to_string(), damage }
     }
 
     pub(crate) fn system(what: &'static str, source: std::io::Error) -> Error {
@@ -262,10 +249,7 @@ impl Error {
     }
 
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Error {
-        Error::InvalidInput {
-            what: what.into(),
-            reason: reason.into(),
-        }
+        Error::InvalidInput { what: what.into(), reason: reason.into() }
     }
 }
 

@@ -31,15 +31,8 @@ impl PathFilter {
                 names.add(glob);
             }
         }
-        let build = |b: GlobSetBuilder| {
-            b.build()
-                .map_err(|e| Error::invalid("pattern", e.to_string()))
-        };
-        Ok(PathFilter {
-            names: build(names)?,
-            paths: build(paths)?,
-            is_empty: patterns.is_empty(),
-        })
+        let build = |b: GlobSetBuilder| b.build().map_err(|e| Error::invalid("pattern", e.to_string()));
+        Ok(PathFilter { names: build(names)?, paths: build(paths)?, is_empty: patterns.is_empty() })
     }
 
     /// Whether no pattern was given.
@@ -52,9 +45,7 @@ impl PathFilter {
         if self.is_empty {
             return false;
         }
-        path.file_name()
-            .is_some_and(|name| self.names.is_match(name))
-            || self.paths.is_match(path)
+        path.file_name().is_some_and(|name| self.names.is_match(name)) || self.paths.is_match(path)
     }
 }
 

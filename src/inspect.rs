@@ -42,23 +42,14 @@ impl Repository {
         if parts.is_empty() {
             return self.walk(&index, &root, b"", true, visit);
         }
-        let node = find_node(self, &index, &root, path.as_bytes())?.ok_or_else(|| {
-            Error::PathNotFound {
-                path: path.to_string(),
-            }
-        })?;
-        let base: Vec<u8> = parts
-            .iter()
-            .flat_map(|p| [b"/".as_slice(), p].concat())
-            .collect();
+        let node = find_node(self, &index, &root, path.as_bytes())?
+            .ok_or_else(|| Error::PathNotFound { path: path.to_string() })?;
+        let base: Vec<u8> = parts.iter().flat_map(|p| [b"/".as_slice(), p].concat()).collect();
         let subtree = match &node.kind {
             NodeKind::Dir { subtree } => Some(*subtree),
             _ => None,
         };
-        visit(&Entry {
-            path: base.clone(),
-            node,
-        })?;
+        visit(&Entry { path: base.clone(), node })?;
         match subtree {
             Some(subtree) => self.walk(&index, &subtree, &base, recursive, visit),
             None => Ok(()),
@@ -79,10 +70,7 @@ impl Repository {
                 NodeKind::Dir { subtree } if recursive => Some(*subtree),
                 _ => None,
             };
-            visit(&Entry {
-                path: path.clone(),
-                node,
-            })?;
+            visit(&Entry { path: path.clone(), node })?;
             if let Some(subtree) = subtree {
                 self.walk(index, &subtree, &path, recursive, visit)?;
             }
@@ -93,14 +81,11 @@ impl Repository {
     /// The key slot whose id starts with `prefix`.
     pub fn key_slot(&self, prefix: &str) -> Result<(KeyId, KeySlot)> {
         let id = self.resolve(FileKind::Key, prefix)?;
-        let bytes = self
-            .storage()
-            .read(&layout::file_path(FileKind::Key, &id))?;
+        let bytes = self.storage().read(&layout::file_path(FileKind::Key, &id))?;
         if crate::crypto::content_hash(&bytes) != id {
             return Err(Error::corrupt(ObjectKind::Key, id, Damage::Checksum));
         }
-        let (slot, _) =
-            KeySlot::decode(&bytes).map_err(|e| Error::from_format(ObjectKind::Key, id, e))?;
+        let (slot, _) = KeySlot::decode(&bytes).map_err(|e| Error::from_format(ObjectKind::Key, id, e))?;
         Ok((KeyId(id), slot))
     }
 
@@ -108,8 +93,7 @@ impl Repository {
     pub fn index_file(&self, prefix: &str) -> Result<(IndexId, IndexFile)> {
         let id = self.resolve(FileKind::Index, prefix)?;
         let body = self.read_file(FileKind::Index, &id)?;
-        let file =
-            IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
+        let file = IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
         Ok((IndexId(id), file))
     }
 

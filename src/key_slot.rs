@@ -6,19 +6,13 @@ use cairn_format::header::FileKind;
 use cairn_format::id::{KeyId, ObjectId};
 use cairn_format::key::{KeySlot, SALT_LEN, WRAPPED_KEY_LEN};
 
-use crate::crypto::{
-    Cipher, KdfParams, MasterKey, Password, content_hash, derive_kek, random_bytes,
-};
+use crate::crypto::{Cipher, KdfParams, MasterKey, Password, content_hash, derive_kek, random_bytes};
 use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::layout;
 use crate::storage::Storage;
 
 /// Argon2id defaults: RFC 9106's second recommended option (t=3, 64 MiB, 4 lanes).
-pub const DEFAULT_KDF: KdfParams = KdfParams {
-    memory_kib: 64 * 1024,
-    time_cost: 3,
-    lanes: 4,
-};
+pub const DEFAULT_KDF: KdfParams = KdfParams { memory_kib: 64 * 1024, time_cost: 3, lanes: 4 };
 
 /// Writes a new key slot wrapping `master` under `password`.
 pub(crate) fn create_slot(
@@ -28,8 +22,7 @@ pub(crate) fn create_slot(
     password: &Password,
     kdf: KdfParams,
 ) -> Result<KeyId> {
-    kdf.validate()
-        .map_err(|e| Error::invalid("key derivation parameters", e.to_string()))?;
+    kdf.validate().map_err(|e| Error::invalid("key derivation parameters", e.to_string()))?;
     let mut salt = [0u8; SALT_LEN];
     random_bytes(&mut salt).map_err(|e| Error::system("random number generation", e))?;
     let mut slot = KeySlot {
@@ -41,11 +34,8 @@ pub(crate) fn create_slot(
         username: crate::clock::username(),
         wrapped_key: [0; WRAPPED_KEY_LEN],
     };
-    let prefix = slot
-        .encode_prefix()
-        .map_err(|e| Error::invalid("key slot", e.to_string()))?;
-    let kek =
-        Cipher::new(&derive_kek(password, &salt, kdf).map_err(|e| Error::system("argon2id", e))?);
+    let prefix = slot.encode_prefix().map_err(|e| Error::invalid("key slot", e.to_string()))?;
+    let kek = Cipher::new(&derive_kek(password, &salt, kdf).map_err(|e| Error::system("argon2id", e))?);
     let mut wrapped = Vec::with_capacity(WRAPPED_KEY_LEN);
     kek.seal(
         &aad(ObjectType::KeySlot, &repo_id, &ObjectId::ZERO, &prefix),
@@ -57,9 +47,7 @@ pub(crate) fn create_slot(
         .as_slice()
         .try_into()
         .map_err(|_| Error::system("key wrapping", std::io::Error::other("unexpected length")))?;
-    let bytes = slot
-        .encode()
-        .map_err(|e| Error::invalid("key slot", e.to_string()))?;
+    let bytes = slot.encode().map_err(|e| Error::invalid("key slot", e.to_string()))?;
     let id = KeyId(content_hash(&bytes));
     storage.create(&layout::file_path(FileKind::Key, &id.0), &bytes)?;
     Ok(id)
@@ -85,9 +73,7 @@ pub(crate) fn open_with_password(
         let (slot, prefix) = match KeySlot::decode(&bytes) {
             Ok(decoded) => decoded,
             Err(e) => {
-                if let Error::Incompatible { .. } =
-                    Error::from_format(ObjectKind::Key, id, e.clone())
-                {
+                if let Error::Incompatible { .. } = Error::from_format(ObjectKind::Key, id, e.clone()) {
                     saw_incompatible = Some(Error::from_format(ObjectKind::Key, id, e));
                 }
                 continue;
@@ -97,8 +83,7 @@ pub(crate) fn open_with_password(
             continue;
         }
         let kek = Cipher::new(
-            &derive_kek(password, &slot.salt, slot.kdf)
-                .map_err(|e| Error::system("argon2id", e))?,
+            &derive_kek(password, &slot.salt, slot.kdf).map_err(|e| Error::system("argon2id", e))?,
         );
         let aad = aad(ObjectType::KeySlot, &repo_id, &ObjectId::ZERO, prefix);
         if let Ok(mut plain) = kek.open(&aad, &slot.wrapped_key) {
@@ -115,7 +100,5 @@ pub(crate) fn open_with_password(
             }
         }
     }
-    Err(saw_incompatible.unwrap_or_else(|| Error::WrongPassword {
-        location: storage.location().to_string(),
-    }))
+    Err(saw_incompatible.unwrap_or_else(|| Error::WrongPassword { location: storage.location().to_string() }))
 }

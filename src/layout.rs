@@ -50,12 +50,6 @@ pub(crate) fn list_with_len(
 }
 
 /// Ids of every file of `kind`, sorted.
-pub(crate) fn list_ids(
-    storage: &dyn Storage,
-    kind: FileKind,
-) -> Result<Vec<ObjectId>, StorageError> {
-    Ok(list_with_len(storage, kind)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect())
+pub(crate) fn list_ids(storage: &dyn Storage, kind: FileKind) -> Result<Vec<ObjectId>, StorageError> {
+    Ok(list_with_len(storage, kind)?.into_iter().map(|(id, _)| id).collect())
 }

@@ -10,11 +10,7 @@ fn main() -> ExitCode {
     let cli = match cli::args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                cli::exit::FATAL
-            } else {
-                cli::exit::OK
-            };
+            let code = if e.use_stderr() { cli::exit::FATAL } else { cli::exit::OK };
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -92,11 +92,7 @@ impl CancelToken {
 
     /// `Err(Error::Cancelled)` once cancellation was requested: call between units of work.
     pub fn check(&self) -> Result<()> {
-        if self.is_cancelled() {
-            Err(Error::Cancelled)
-        } else {
-            Ok(())
-        }
+        if self.is_cancelled() { Err(Error::Cancelled) } else { Ok(()) }
     }
 }
 
@@ -141,10 +137,7 @@ impl Meter {
     }
 
     pub(crate) fn set_current(&self, path: &Path) {
-        *self
-            .current_path
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(path.to_path_buf());
+        *self.current_path.lock().unwrap_or_else(PoisonError::into_inner) = Some(path.to_path_buf());
     }
 
     pub(crate) fn report(&self) -> ProgressReport {
@@ -165,11 +158,7 @@ impl Meter {
             bytes_done,
             bytes_total,
             totals_final,
-            current_path: self
-                .current_path
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+            current_path: self.current_path.lock().unwrap_or_else(PoisonError::into_inner).clone(),
             elapsed,
             eta,
         }
@@ -181,11 +170,7 @@ const TICK: Duration = Duration::from_millis(200);
 
 /// Runs `work` while a helper thread calls [`Progress::report`] every [`TICK`]; reports the
 /// final state once more when `work` returns.
-pub(crate) fn with_ticker<R>(
-    meter: &Meter,
-    progress: &dyn Progress,
-    work: impl FnOnce() -> R,
-) -> R {
+pub(crate) fn with_ticker<R>(meter: &Meter, progress: &dyn Progress, work: impl FnOnce() -> R) -> R {
     let stop = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
         let ticker = scope.spawn(|| {

@@ -35,11 +35,7 @@ impl Default for InitOptions {
     fn default() -> Self {
         InitOptions {
             kdf: key_slot::DEFAULT_KDF,
-            chunker: ChunkerParams {
-                min_len: 256 << 10,
-                avg_len: 1 << 20,
-                max_len: 4 << 20,
-            },
+            chunker: ChunkerParams { min_len: 256 << 10, avg_len: 1 << 20, max_len: 4 << 20 },
             compression_level: 3,
             data_pack_len: 16 << 20,
             tree_pack_len: 4 << 20,
@@ -68,22 +64,15 @@ impl Repository {
     ///
     /// The key slot is written before the config: a repository exists once its config does,
     /// and an interrupted `init` leaves at most an unused key slot.
-    pub fn init(
-        storage: Arc<dyn Storage>,
-        password: &Password,
-        options: &InitOptions,
-    ) -> Result<Repository> {
+    pub fn init(storage: Arc<dyn Storage>, password: &Password, options: &InitOptions) -> Result<Repository> {
         match storage.len(CONFIG_PATH) {
             Ok(_) => {
-                return Err(Error::RepositoryExists {
-                    location: storage.location().to_string(),
-                });
+                return Err(Error::RepositoryExists { location: storage.location().to_string() });
             }
             Err(e) if e.kind == StorageErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        let master =
-            MasterKey::generate().map_err(|e| Error::system("random number generation", e))?;
+        let master = MasterKey::generate().map_err(|e| Error::system("random number generation", e))?;
         let mut repo_id = ObjectId::ZERO;
         random_bytes(&mut repo_id.0).map_err(|e| Error::system("random number generation", e))?;
         let config = Config {
@@ -94,27 +83,19 @@ impl Repository {
             tree_pack_len: options.tree_pack_len,
             created_unix_s: crate::clock::now().secs,
         };
-        let mut bytes = config
-            .encode_unsigned()
-            .map_err(|e| Error::invalid("repository settings", e.to_string()))?;
+        let mut bytes =
+            config.encode_unsigned().map_err(|e| Error::invalid("repository settings", e.to_string()))?;
         let sealer = Sealer::new(master.subkeys(), repo_id, config.compression_level);
         let mac = sealer.config_mac(&bytes);
         bytes.extend_from_slice(&mac);
         key_slot::create_slot(storage.as_ref(), repo_id, &master, password, options.kdf)?;
-        storage
-            .create(CONFIG_PATH, &bytes)
-            .map_err(|e| match e.kind {
-                StorageErrorKind::AlreadyExists => Error::RepositoryExists {
-                    location: storage.location().to_string(),
-                },
-                _ => e.into(),
-            })?;
-        Ok(Repository {
-            storage,
-            config,
-            sealer,
-            master,
-        })
+        storage.create(CONFIG_PATH, &bytes).map_err(|e| match e.kind {
+            StorageErrorKind::AlreadyExists => {
+                Error::RepositoryExists { location: storage.location().to_string() }
+            }
+            _ => e.into(),
+        })?;
+        Ok(Repository { storage, config, sealer, master })
     }
 
     /// Opens an existing repository.
@@ -122,14 +103,12 @@ impl Repository {
         let bytes = match storage.read(CONFIG_PATH) {
             Ok(bytes) => bytes,
             Err(e) if e.kind == StorageErrorKind::NotFound => {
-                return Err(Error::NoRepository {
-                    location: storage.location().to_string(),
-                });
+                return Err(Error::NoRepository { location: storage.location().to_string() });
             }
             Err(e) => return Err(e.into()),
         };
-        let (config, signed, mac) = Config::decode(&bytes)
-            .map_err(|e| Error::from_format(ObjectKind::Config, CONFIG_PATH, e))?;
+        let (config, signed, mac) =
+            Config::decode(&bytes).map_err(|e| Error::from_format(ObjectKind::Config, CONFIG_PATH, e))?;
         let master = match credentials {
             Credentials::Password(password) => {
                 key_slot::open_with_password(storage.as_ref(), config.repo_id, password)?
@@ -139,22 +118,15 @@ impl Repository {
         let sealer = Sealer::new(master.subkeys(), config.repo_id, config.compression_level);
         if sealer.config_mac(signed) != mac {
             return match credentials {
-                Credentials::MasterKey(_) => Err(Error::WrongPassword {
-                    location: storage.location().to_string(),
-                }),
-                Credentials::Password(_) => Err(Error::corrupt(
-                    ObjectKind::Config,
-                    CONFIG_PATH,
-                    Damage::Checksum,
-                )),
+                Credentials::MasterKey(_) => {
+                    Err(Error::WrongPassword { location: storage.location().to_string() })
+                }
+                Credentials::Password(_) => {
+                    Err(Error::corrupt(ObjectKind::Config, CONFIG_PATH, Damage::Checksum))
+                }
             };
         }
-        Ok(Repository {
-            storage,
-            config,
-            sealer,
-            master,
-        })
+        Ok(Repository { storage, config, sealer, master })
     }
 
     /// The repository's config.
@@ -191,10 +163,7 @@ impl Repository {
     /// Seals `body` as a file of `kind`, stores it under the hash of its bytes and returns
     /// that id and the file's length. Storing the same bytes twice is harmless.
     pub(crate) fn write_file(&self, kind: FileKind, body: &[u8]) -> Result<(ObjectId, u64)> {
-        let bytes = self
-            .sealer
-            .seal_file(kind, body)
-            .map_err(|e| Error::system("encryption", e))?;
+        let bytes = self.sealer.seal_file(kind, body).map_err(|e| Error::system("encryption", e))?;
         let id = content_hash(&bytes);
         match self.storage.create(&layout::file_path(kind, &id), &bytes) {
             Ok(()) => {}
@@ -208,22 +177,17 @@ impl Repository {
     /// the decrypted payload body.
     pub(crate) fn read_file(&self, kind: FileKind, id: &ObjectId) -> Result<Vec<u8>> {
         let object = object_kind(kind);
-        let bytes = self
-            .storage
-            .read(&layout::file_path(kind, id))
-            .map_err(|e| match e.kind {
-                StorageErrorKind::NotFound => Error::corrupt(object, id, Damage::Missing),
-                _ => e.into(),
-            })?;
+        let bytes = self.storage.read(&layout::file_path(kind, id)).map_err(|e| match e.kind {
+            StorageErrorKind::NotFound => Error::corrupt(object, id, Damage::Missing),
+            _ => e.into(),
+        })?;
         if content_hash(&bytes) != *id {
             return Err(Error::corrupt(object, id, Damage::Checksum));
         }
-        self.sealer
-            .open_file(kind, &bytes)
-            .map_err(|damage| match damage {
-                Damage::Format(e) => Error::from_format(object, id, e),
-                other => Error::corrupt(object, id, other),
-            })
+        self.sealer.open_file(kind, &bytes).map_err(|damage| match damage {
+            Damage::Format(e) => Error::from_format(object, id, e),
+            other => Error::corrupt(object, id, other),
+        })
     }
 
     /// Ids of every file of `kind`, sorted.

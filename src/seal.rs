@@ -2,9 +2,7 @@
 //! right AAD, and — on the way back — authentication, bounded decompression and the keyed-id
 //! check, so every blob handed to a caller is exactly what was stored under its id.
 
-use cairn_format::envelope::{
-    BlobType, Codec, ObjectType, aad, decode_payload, encode_payload_header,
-};
+use cairn_format::envelope::{BlobType, Codec, ObjectType, aad, decode_payload, encode_payload_header};
 use cairn_format::header::{FILE_HEADER_LEN, FileKind, encode_file_header};
 use cairn_format::id::{ChunkId, ObjectId, TreeId};
 use cairn_format::wire::Reader;
@@ -24,11 +22,7 @@ pub(crate) struct Sealer {
 
 impl Sealer {
     pub(crate) fn new(keys: SubKeys, repo_id: ObjectId, level: u8) -> Sealer {
-        Sealer {
-            keys,
-            repo_id,
-            level,
-        }
+        Sealer { keys, repo_id, level }
     }
 
     /// The id of a chunk: keyed BLAKE3 of its plaintext (SPEC §5.1).
@@ -88,23 +82,13 @@ impl Sealer {
     /// Opens a sealed pack header.
     pub(crate) fn open_pack_header(&self, sealed: &[u8]) -> Result<Vec<u8>, Damage> {
         let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, &[]);
-        open_payload(
-            &self.keys.metadata,
-            &aad,
-            sealed,
-            cairn_format::limits::MAX_PACK_HEADER_LEN,
-        )
+        open_payload(&self.keys.metadata, &aad, sealed, cairn_format::limits::MAX_PACK_HEADER_LEN)
     }
 
     /// A whole index or snapshot file: header, then the sealed payload (SPEC §8, §10).
     pub(crate) fn seal_file(&self, kind: FileKind, body: &[u8]) -> std::io::Result<Vec<u8>> {
         let header = encode_file_header(kind);
-        let aad = aad(
-            file_object_type(kind),
-            &self.repo_id,
-            &ObjectId::ZERO,
-            &header,
-        );
+        let aad = aad(file_object_type(kind), &self.repo_id, &ObjectId::ZERO, &header);
         let mut out = Vec::with_capacity(body.len() / 2 + 64);
         out.extend_from_slice(&header);
         seal_payload(&self.keys.metadata, &aad, self.level, body, &mut out)?;
@@ -116,12 +100,7 @@ impl Sealer {
         let mut reader = Reader::new(bytes);
         cairn_format::header::decode_file_header(&mut reader, kind).map_err(Damage::Format)?;
         let (header, sealed) = bytes.split_at(FILE_HEADER_LEN);
-        let aad = aad(
-            file_object_type(kind),
-            &self.repo_id,
-            &ObjectId::ZERO,
-            header,
-        );
+        let aad = aad(file_object_type(kind), &self.repo_id, &ObjectId::ZERO, header);
         open_payload(&self.keys.metadata, &aad, sealed, max_file_payload(kind))
     }
 }
@@ -150,28 +129,14 @@ fn seal_payload(
     raw: &[u8],
     out: &mut Vec<u8>,
 ) -> std::io::Result<()> {
-    let raw_len =
-        u32::try_from(raw.len()).map_err(|_| std::io::Error::other("payload larger than 4 GiB"))?;
+    let raw_len = u32::try_from(raw.len()).map_err(|_| std::io::Error::other("payload larger than 4 GiB"))?;
     match compress::compress(level, raw) {
-        Some(body) => cipher.seal(
-            aad,
-            &[&encode_payload_header(Codec::Zstd, raw_len), &body],
-            out,
-        ),
-        None => cipher.seal(
-            aad,
-            &[&encode_payload_header(Codec::None, raw_len), raw],
-            out,
-        ),
+        Some(body) => cipher.seal(aad, &[&encode_payload_header(Codec::Zstd, raw_len), &body], out),
+        None => cipher.seal(aad, &[&encode_payload_header(Codec::None, raw_len), raw], out),
     }
 }
 
-fn open_payload(
-    cipher: &Cipher,
-    aad: &[u8],
-    sealed: &[u8],
-    max_raw_len: u32,
-) -> Result<Vec<u8>, Damage> {
+fn open_payload(cipher: &Cipher, aad: &[u8], sealed: &[u8], max_raw_len: u32) -> Result<Vec<u8>, Damage> {
     let plaintext = cipher.open(aad, sealed).map_err(|_| Damage::Decryption)?;
     let payload = decode_payload(&plaintext, max_raw_len).map_err(Damage::Format)?;
     compress::decompress(payload.codec, payload.body, payload.raw_len).map_err(|_| {
@@ -188,11 +153,7 @@ mod tests {
     use crate::crypto::MasterKey;
 
     fn sealer(repo: u8) -> Sealer {
-        Sealer::new(
-            MasterKey::from_bytes([1; 32]).subkeys(),
-            ObjectId([repo; 32]),
-            3,
-        )
+        Sealer::new(MasterKey::from_bytes([1; 32]).subkeys(), ObjectId([repo; 32]), 3)
     }
 
     #[test]
@@ -203,18 +164,9 @@ mod tests {
         let sealed = s.seal_blob(BlobType::Data, &id, &raw).unwrap();
         assert!(sealed.len() < raw.len(), "compressible data is compressed");
         assert_eq!(s.open_blob(BlobType::Data, &id, &sealed).unwrap(), raw);
-        assert!(matches!(
-            s.open_blob(BlobType::Tree, &id, &sealed),
-            Err(Damage::Decryption)
-        ));
-        assert!(matches!(
-            s.open_blob(BlobType::Data, &ObjectId([0; 32]), &sealed),
-            Err(Damage::Decryption)
-        ));
-        assert!(matches!(
-            sealer(2).open_blob(BlobType::Data, &id, &sealed),
-            Err(Damage::Decryption)
-        ));
+        assert!(matches!(s.open_blob(BlobType::Tree, &id, &sealed), Err(Damage::Decryption)));
+        assert!(matches!(s.open_blob(BlobType::Data, &ObjectId([0; 32]), &sealed), Err(Damage::Decryption)));
+        assert!(matches!(sealer(2).open_blob(BlobType::Data, &id, &sealed), Err(Damage::Decryption)));
     }
 
     /// A blob stored under an id that is not its keyed hash is caught after decryption.
@@ -223,10 +175,7 @@ mod tests {
         let s = sealer(1);
         let wrong = ObjectId([5; 32]);
         let sealed = s.seal_blob(BlobType::Data, &wrong, b"content").unwrap();
-        assert!(matches!(
-            s.open_blob(BlobType::Data, &wrong, &sealed),
-            Err(Damage::Checksum)
-        ));
+        assert!(matches!(s.open_blob(BlobType::Data, &wrong, &sealed), Err(Damage::Checksum)));
     }
 
     #[test]

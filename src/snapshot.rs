@@ -32,10 +32,8 @@ impl Repository {
     /// Lists every snapshot.
     pub fn snapshots(&self) -> Result<SnapshotListing> {
         let ids = self.list(FileKind::Snapshot)?;
-        let loaded: Vec<(SnapshotId, Result<Snapshot>)> = ids
-            .par_iter()
-            .map(|id| (SnapshotId(*id), self.load_snapshot(&SnapshotId(*id))))
-            .collect();
+        let loaded: Vec<(SnapshotId, Result<Snapshot>)> =
+            ids.par_iter().map(|id| (SnapshotId(*id), self.load_snapshot(&SnapshotId(*id)))).collect();
         let mut listing = SnapshotListing::default();
         for (id, result) in loaded {
             match result {
@@ -44,9 +42,7 @@ impl Repository {
                 Err(e) => listing.damaged.push((id, e)),
             }
         }
-        listing
-            .snapshots
-            .sort_by_key(|info| (info.snapshot.time, info.id));
+        listing.snapshots.sort_by_key(|info| (info.snapshot.time, info.id));
         Ok(listing)
     }
 
@@ -64,27 +60,18 @@ impl Repository {
                 .snapshots
                 .into_iter()
                 .last()
-                .ok_or_else(|| Error::SnapshotNotFound {
-                    query: query.to_string(),
-                });
+                .ok_or_else(|| Error::SnapshotNotFound { query: query.to_string() });
         }
-        let id = resolve_prefix(&self.list(FileKind::Snapshot)?, query, || {
-            Error::SnapshotNotFound {
-                query: query.to_string(),
-            }
+        let id = resolve_prefix(&self.list(FileKind::Snapshot)?, query, || Error::SnapshotNotFound {
+            query: query.to_string(),
         })?;
         let id = SnapshotId(id);
-        Ok(SnapshotInfo {
-            id,
-            snapshot: self.load_snapshot(&id)?,
-        })
+        Ok(SnapshotInfo { id, snapshot: self.load_snapshot(&id)? })
     }
 
     /// Encrypts and stores a snapshot; the backup's commit point.
     pub(crate) fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
-        let body = snapshot
-            .encode()
-            .map_err(|e| Error::invalid("snapshot", e.to_string()))?;
+        let body = snapshot.encode().map_err(|e| Error::invalid("snapshot", e.to_string()))?;
         let (id, _) = self.write_file(FileKind::Snapshot, &body)?;
         Ok(SnapshotId(id))
     }
@@ -98,10 +85,7 @@ pub(crate) fn resolve_prefix(
 ) -> Result<ObjectId> {
     let prefix = prefix.to_ascii_lowercase();
     if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::invalid(
-            "id",
-            format!("{prefix:?} is not a hex id or prefix"),
-        ));
+        return Err(Error::invalid("id", format!("{prefix:?} is not a hex id or prefix")));
     }
     let mut matches = ids.iter().filter(|id| id.to_hex().starts_with(&prefix));
     match (matches.next(), matches.next()) {

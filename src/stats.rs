@@ -96,8 +96,8 @@ impl Repository {
             .par_iter()
             .map(|id| {
                 let body = self.read_file(FileKind::Index, id)?;
-                let file = IndexFile::decode(&body)
-                    .map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
+                let file =
+                    IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
                 Ok((cairn_format::id::IndexId(*id), file))
             })
             .collect::<Result<_>>()?;

@@ -18,9 +18,7 @@ pub(crate) fn load_tree(repo: &Repository, index: &Index, id: &TreeId) -> Result
 /// Splits a snapshot path (`app/db/x.sqlite`, leading and trailing `/` ignored) into
 /// components.
 pub(crate) fn components(path: &[u8]) -> Vec<&[u8]> {
-    path.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .collect()
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").collect()
 }
 
 /// The node at `path` below the tree `root`; `None` for the root itself.
@@ -35,11 +33,7 @@ pub(crate) fn find_node(
     let mut found = None;
     for (i, part) in parts.iter().enumerate() {
         let tree = load_tree(repo, index, &tree_id)?;
-        let node = tree
-            .nodes
-            .into_iter()
-            .find(|n| n.name == *part)
-            .ok_or_else(|| not_found(path))?;
+        let node = tree.nodes.into_iter().find(|n| n.name == *part).ok_or_else(|| not_found(path))?;
         if i + 1 < parts.len() {
             match &node.kind {
                 NodeKind::Dir { subtree } => tree_id = *subtree,
@@ -52,7 +46,5 @@ pub(crate) fn find_node(
 }
 
 fn not_found(path: &[u8]) -> Error {
-    Error::PathNotFound {
-        path: String::from_utf8_lossy(path).into_owned(),
-    }
+    Error::PathNotFound { path: String::from_utf8_lossy(path).into_owned() }
 }

@@ -24,38 +24,17 @@ pub struct ChunkerParams {
 impl ChunkerParams {
     /// Checks the SPEC §6 constraints.
     pub fn validate(&self) -> Result<(), FormatError> {
-        check_range(
-            "config.chunker.min_len",
-            u64::from(self.min_len),
-            64,
-            1 << 20,
-        )?;
-        check_range(
-            "config.chunker.avg_len",
-            u64::from(self.avg_len),
-            256,
-            4 << 20,
-        )?;
-        check_range(
-            "config.chunker.max_len",
-            u64::from(self.max_len),
-            1024,
-            16 << 20,
-        )?;
+        check_range("config.chunker.min_len", u64::from(self.min_len), 64, 1 << 20)?;
+        check_range("config.chunker.avg_len", u64::from(self.avg_len), 256, 4 << 20)?;
+        check_range("config.chunker.max_len", u64::from(self.max_len), 1024, 16 << 20)?;
         if !self.avg_len.is_power_of_two() {
             return Err(invalid("config.chunker.avg_len", "not a power of two"));
         }
         if !self.min_len.is_multiple_of(2) || !self.max_len.is_multiple_of(2) {
-            return Err(invalid(
-                "config.chunker",
-                "min_len and max_len must be even",
-            ));
+            return Err(invalid("config.chunker", "min_len and max_len must be even"));
         }
         if !(self.min_len < self.avg_len && self.avg_len < self.max_len) {
-            return Err(invalid(
-                "config.chunker",
-                "needs min_len < avg_len < max_len",
-            ));
+            return Err(invalid("config.chunker", "needs min_len < avg_len < max_len"));
         }
         Ok(())
     }
@@ -135,25 +114,10 @@ impl Config {
 
     fn validate(&self) -> Result<(), FormatError> {
         self.chunker.validate()?;
-        check_range(
-            "config.compression_level",
-            u64::from(self.compression_level),
-            0,
-            22,
-        )?;
+        check_range("config.compression_level", u64::from(self.compression_level), 0, 22)?;
         let max_pack = crate::limits::MAX_PACK_LEN / 2;
-        check_range(
-            "config.data_pack_len",
-            u64::from(self.data_pack_len),
-            1 << 16,
-            max_pack,
-        )?;
-        check_range(
-            "config.tree_pack_len",
-            u64::from(self.tree_pack_len),
-            1 << 16,
-            max_pack,
-        )?;
+        check_range("config.data_pack_len", u64::from(self.data_pack_len), 1 << 16, max_pack)?;
+        check_range("config.tree_pack_len", u64::from(self.tree_pack_len), 1 << 16, max_pack)?;
         Ok(())
     }
 }
@@ -169,11 +133,7 @@ mod tests {
     pub(crate) fn sample() -> Config {
         Config {
             repo_id: ObjectId([7; 32]),
-            chunker: ChunkerParams {
-                min_len: 256 << 10,
-                avg_len: 1 << 20,
-                max_len: 4 << 20,
-            },
+            chunker: ChunkerParams { min_len: 256 << 10, avg_len: 1 << 20, max_len: 4 << 20 },
             compression_level: 3,
             data_pack_len: 16 << 20,
             tree_pack_len: 4 << 20,

@@ -84,10 +84,7 @@ impl BlobType {
         match code {
             1 => Ok(BlobType::Data),
             2 => Ok(BlobType::Tree),
-            _ => Err(FormatError::Unsupported {
-                field,
-                found: u64::from(code),
-            }),
+            _ => Err(FormatError::Unsupported { field, found: u64::from(code) }),
         }
     }
 
@@ -107,12 +104,7 @@ impl BlobType {
 /// `object_id` is the blob id for blobs and [`ObjectId::ZERO`] otherwise; `prefix` is the
 /// plaintext that precedes the box in its file (empty for blobs).
 #[must_use]
-pub fn aad(
-    object_type: ObjectType,
-    repo_id: &ObjectId,
-    object_id: &ObjectId,
-    prefix: &[u8],
-) -> Vec<u8> {
+pub fn aad(object_type: ObjectType, repo_id: &ObjectId, object_id: &ObjectId, prefix: &[u8]) -> Vec<u8> {
     let mut w = Writer::with_capacity(7 + 2 * ID_LEN + prefix.len());
     w.bytes(b"cairn");
     w.u8(FORMAT_VERSION);
@@ -132,10 +124,7 @@ pub struct SealedBox<'a> {
 }
 
 /// Splits `bytes` into nonce and ciphertext‖tag; fails if too short to hold both.
-pub fn split_sealed<'a>(
-    bytes: &'a [u8],
-    field: &'static str,
-) -> Result<SealedBox<'a>, FormatError> {
+pub fn split_sealed<'a>(bytes: &'a [u8], field: &'static str) -> Result<SealedBox<'a>, FormatError> {
     let mut r = Reader::new(bytes);
     let nonce = r.array(field)?;
     if r.remaining() < TAG_LEN {
@@ -146,10 +135,7 @@ pub fn split_sealed<'a>(
         });
     }
     let ciphertext_and_tag = r.take(r.remaining(), field)?;
-    Ok(SealedBox {
-        nonce,
-        ciphertext_and_tag,
-    })
+    Ok(SealedBox { nonce, ciphertext_and_tag })
 }
 
 /// How a payload body is stored (SPEC §5.3).
@@ -198,19 +184,11 @@ pub fn decode_payload(bytes: &[u8], max_raw_len: u32) -> Result<Payload<'_>, For
         0 => Codec::None,
         1 => Codec::Zstd,
         other => {
-            return Err(FormatError::Unsupported {
-                field: "payload.codec",
-                found: u64::from(other),
-            });
+            return Err(FormatError::Unsupported { field: "payload.codec", found: u64::from(other) });
         }
     };
     let raw_len = r.u32("payload.raw_len")?;
-    check_range(
-        "payload.raw_len",
-        u64::from(raw_len),
-        0,
-        u64::from(max_raw_len),
-    )?;
+    check_range("payload.raw_len", u64::from(raw_len), 0, u64::from(max_raw_len))?;
     let body = r.take(r.remaining(), "payload.body")?;
     if codec == Codec::None && body.len() as u64 != u64::from(raw_len) {
         return Err(FormatError::InvalidValue {
@@ -219,16 +197,9 @@ pub fn decode_payload(bytes: &[u8], max_raw_len: u32) -> Result<Payload<'_>, For
         });
     }
     if codec == Codec::Zstd && body.is_empty() {
-        return Err(FormatError::InvalidValue {
-            field: "payload.body",
-            reason: "empty zstd frame",
-        });
+        return Err(FormatError::InvalidValue { field: "payload.body", reason: "empty zstd frame" });
     }
-    Ok(Payload {
-        codec,
-        raw_len,
-        body,
-    })
+    Ok(Payload { codec, raw_len, body })
 }
 
 #[cfg(test)]
@@ -241,14 +212,8 @@ mod tests {
         let id = ObjectId([2; 32]);
         let base = aad(ObjectType::DataBlob, &repo, &id, b"");
         assert_ne!(base, aad(ObjectType::TreeBlob, &repo, &id, b""));
-        assert_ne!(
-            base,
-            aad(ObjectType::DataBlob, &ObjectId([3; 32]), &id, b"")
-        );
-        assert_ne!(
-            base,
-            aad(ObjectType::DataBlob, &repo, &ObjectId([3; 32]), b"")
-        );
+        assert_ne!(base, aad(ObjectType::DataBlob, &ObjectId([3; 32]), &id, b""));
+        assert_ne!(base, aad(ObjectType::DataBlob, &repo, &ObjectId([3; 32]), b""));
         assert_eq!(base.len(), 7 + 64);
     }
 

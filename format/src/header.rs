@@ -74,9 +74,7 @@ pub fn decode_file_header(reader: &mut Reader<'_>, kind: FileKind) -> Result<(),
     let magic: [u8; 6] = reader.array("file.magic")?;
     let code = reader.u8("file.kind")?;
     if magic != MAGIC || code != kind.code() {
-        return Err(FormatError::BadMagic {
-            expected: kind.name(),
-        });
+        return Err(FormatError::BadMagic { expected: kind.name() });
     }
     let version = reader.u8("file.version")?;
     if version != kind.version() {
@@ -98,21 +96,13 @@ mod tests {
         let mut bytes = encode_file_header(FileKind::Snapshot);
         bytes[7] = 2;
         let err = decode_file_header(&mut Reader::new(&bytes), FileKind::Snapshot).unwrap_err();
-        assert!(matches!(
-            err,
-            FormatError::UnsupportedVersion { found: 2, .. }
-        ));
+        assert!(matches!(err, FormatError::UnsupportedVersion { found: 2, .. }));
     }
 
     #[test]
     fn wrong_kind_is_bad_magic() {
         let bytes = encode_file_header(FileKind::Index);
         let err = decode_file_header(&mut Reader::new(&bytes), FileKind::Snapshot).unwrap_err();
-        assert!(matches!(
-            err,
-            FormatError::BadMagic {
-                expected: "snapshot"
-            }
-        ));
+        assert!(matches!(err, FormatError::BadMagic { expected: "snapshot" }));
     }
 }

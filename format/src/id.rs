@@ -60,11 +60,7 @@ impl ObjectId {
 
 fn hex_digit(nibble: u8) -> char {
     let nibble = nibble & 0xf;
-    char::from(if nibble < 10 {
-        b'0' + nibble
-    } else {
-        b'a' + nibble - 10
-    })
+    char::from(if nibble < 10 { b'0' + nibble } else { b'a' + nibble - 10 })
 }
 
 fn hex_value(digit: u8) -> Option<u8> {

@@ -35,11 +35,7 @@ impl IndexFile {
     pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
         let blobs: usize = self.packs.iter().map(|p| p.blobs.len()).sum();
         let mut w = Writer::with_capacity(8 + self.packs.len() * 40 + blobs * PACK_ENTRY_LEN);
-        w.count_u32(
-            "index.supersedes_count",
-            self.supersedes.len(),
-            MAX_SUPERSEDED,
-        )?;
+        w.count_u32("index.supersedes_count", self.supersedes.len(), MAX_SUPERSEDED)?;
         for id in &self.supersedes {
             w.bytes(id.0.as_bytes());
         }
@@ -93,11 +89,7 @@ fn decode_pack(r: &mut Reader<'_>) -> Result<IndexPack, FormatError> {
         }
         blobs.push(blob);
     }
-    Ok(IndexPack {
-        id,
-        pack_len,
-        blobs,
-    })
+    Ok(IndexPack { id, pack_len, blobs })
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use crate::envelope::{NONCE_LEN, TAG_LEN};
 use crate::header::{FileKind, decode_file_header, encode_file_header};
 use crate::id::ObjectId;
 use crate::limits::{
-    ARGON2_MAX_LANES, ARGON2_MAX_MEMORY_KIB, ARGON2_MAX_TIME, ARGON2_MIN_MEMORY_KIB,
-    MAX_KEY_LABEL_LEN,
+    ARGON2_MAX_LANES, ARGON2_MAX_MEMORY_KIB, ARGON2_MAX_TIME, ARGON2_MIN_MEMORY_KIB, MAX_KEY_LABEL_LEN,
 };
 use crate::wire::{Reader, Writer};
 
@@ -34,12 +33,7 @@ pub struct KdfParams {
 impl KdfParams {
     /// Checks the SPEC §4.2 bounds: the caller may then allocate `memory_kib` KiB.
     pub fn validate(&self) -> Result<(), FormatError> {
-        crate::wire::check_range(
-            "key.kdf.lanes",
-            u64::from(self.lanes),
-            1,
-            u64::from(ARGON2_MAX_LANES),
-        )?;
+        crate::wire::check_range("key.kdf.lanes", u64::from(self.lanes), 1, u64::from(ARGON2_MAX_LANES))?;
         let min_memory = ARGON2_MIN_MEMORY_KIB.max(8 * self.lanes);
         crate::wire::check_range(
             "key.kdf.memory_kib",
@@ -114,10 +108,7 @@ impl KeySlot {
         let repo_id = ObjectId(r.array("key.repo_id")?);
         let kdf_code = r.u8("key.kdf")?;
         if kdf_code != KDF_ARGON2ID {
-            return Err(FormatError::Unsupported {
-                field: "key.kdf",
-                found: u64::from(kdf_code),
-            });
+            return Err(FormatError::Unsupported { field: "key.kdf", found: u64::from(kdf_code) });
         }
         let kdf = KdfParams {
             memory_kib: r.u32("key.kdf.memory_kib")?,
@@ -132,19 +123,9 @@ impl KeySlot {
         let prefix_len = bytes.len() - r.remaining();
         let wrapped_key = r.array("key.wrapped_key")?;
         r.finish("key")?;
-        let prefix = bytes.get(..prefix_len).ok_or(FormatError::InvalidValue {
-            field: "key",
-            reason: "length",
-        })?;
-        let slot = KeySlot {
-            repo_id,
-            kdf,
-            salt,
-            created_unix_s,
-            hostname,
-            username,
-            wrapped_key,
-        };
+        let prefix =
+            bytes.get(..prefix_len).ok_or(FormatError::InvalidValue { field: "key", reason: "length" })?;
+        let slot = KeySlot { repo_id, kdf, salt, created_unix_s, hostname, username, wrapped_key };
         Ok((slot, prefix))
     }
 }
@@ -156,11 +137,7 @@ mod tests {
     fn sample() -> KeySlot {
         KeySlot {
             repo_id: ObjectId([1; 32]),
-            kdf: KdfParams {
-                memory_kib: 65536,
-                time_cost: 3,
-                lanes: 4,
-            },
+            kdf: KdfParams { memory_kib: 65536, time_cost: 3, lanes: 4 },
             salt: [2; SALT_LEN],
             created_unix_s: 1_790_000_000,
             hostname: "host".into(),
@@ -187,10 +164,7 @@ mod tests {
         bytes[41..45].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
             KeySlot::decode(&bytes),
-            Err(FormatError::OutOfRange {
-                field: "key.kdf.memory_kib",
-                ..
-            })
+            Err(FormatError::OutOfRange { field: "key.kdf.memory_kib", .. })
         ));
     }
 
@@ -200,10 +174,7 @@ mod tests {
         bytes[45..49].copy_from_slice(&(1u32 << 31).to_le_bytes());
         assert!(matches!(
             KeySlot::decode(&bytes),
-            Err(FormatError::OutOfRange {
-                field: "key.kdf.time_cost",
-                ..
-            })
+            Err(FormatError::OutOfRange { field: "key.kdf.time_cost", .. })
         ));
     }
 }

@@ -18,15 +18,7 @@
 //! | §9 trees | [`tree`] |
 //! | §10 snapshots | [`snapshot`] |
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::indexing_slicing,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used, clippy::panic))]
 
 pub mod config;
 pub mod envelope;
@@ -52,9 +44,6 @@ fn serde_bytes_lossy<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Resul
 
 /// Serializes a list of raw byte strings as strings, replacing invalid UTF-8.
 #[cfg(feature = "serde")]
-fn serde_bytes_list_lossy<S: serde::Serializer>(
-    list: &[Vec<u8>],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn serde_bytes_list_lossy<S: serde::Serializer>(list: &[Vec<u8>], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(list.iter().map(|b| String::from_utf8_lossy(b)))
 }

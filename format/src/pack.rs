@@ -45,10 +45,7 @@ impl PackEntry {
     }
 
     /// Decodes one entry; shared with the index, which stores the same fields per blob.
-    pub(crate) fn decode(
-        r: &mut Reader<'_>,
-        prefix: &'static str,
-    ) -> Result<PackEntry, FormatError> {
+    pub(crate) fn decode(r: &mut Reader<'_>, prefix: &'static str) -> Result<PackEntry, FormatError> {
         let blob_type = BlobType::from_code(r.u8(prefix)?, prefix)?;
         let entry = PackEntry {
             blob_type,
@@ -57,18 +54,8 @@ impl PackEntry {
             sealed_len: r.u32(prefix)?,
             raw_len: r.u32(prefix)?,
         };
-        check_range(
-            prefix,
-            u64::from(entry.sealed_len),
-            u64::from(MIN_SEALED_LEN),
-            MAX_PACK_LEN,
-        )?;
-        check_range(
-            prefix,
-            u64::from(entry.raw_len),
-            0,
-            u64::from(blob_type.max_raw_len()),
-        )?;
+        check_range(prefix, u64::from(entry.sealed_len), u64::from(MIN_SEALED_LEN), MAX_PACK_LEN)?;
+        check_range(prefix, u64::from(entry.raw_len), 0, u64::from(blob_type.max_raw_len()))?;
         Ok(entry)
     }
 
@@ -119,10 +106,7 @@ impl PackHeader {
                     reason: "blobs are not contiguous from the file header",
                 });
             }
-            if entries
-                .first()
-                .is_some_and(|first: &PackEntry| first.blob_type != entry.blob_type)
-            {
+            if entries.first().is_some_and(|first: &PackEntry| first.blob_type != entry.blob_type) {
                 return Err(FormatError::InvalidValue {
                     field: "pack.entry.type",
                     reason: "a pack holds blobs of one type",
@@ -153,20 +137,13 @@ pub fn encode_trailer(sealed_header_len: u32) -> [u8; PACK_TRAILER_LEN] {
 /// Decodes the trailer of a pack of `pack_len` bytes and returns the offset and length of its
 /// sealed header, checked to lie between the file header and the trailer.
 pub fn decode_trailer(trailer: &[u8], pack_len: u64) -> Result<(u64, u32), FormatError> {
-    check_range(
-        "pack.len",
-        pack_len,
-        (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64,
-        MAX_PACK_LEN,
-    )?;
+    check_range("pack.len", pack_len, (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64, MAX_PACK_LEN)?;
     let mut r = Reader::new(trailer);
     let sealed_len = r.u32("pack.trailer.header_len")?;
     let magic: [u8; 4] = r.array("pack.trailer.magic")?;
     r.finish("pack trailer")?;
     if magic != PACK_TRAILER_MAGIC {
-        return Err(FormatError::BadMagic {
-            expected: "pack (trailer)",
-        });
+        return Err(FormatError::BadMagic { expected: "pack (trailer)" });
     }
     let room = pack_len - (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64;
     let max_sealed = u64::from(MAX_PACK_HEADER_LEN) + (SEAL_OVERHEAD + PAYLOAD_HEADER_LEN) as u64;
@@ -196,18 +173,14 @@ mod tests {
 
     #[test]
     fn header_round_trips() {
-        let header = PackHeader {
-            entries: vec![entry(8, 100), entry(108, 50)],
-        };
+        let header = PackHeader { entries: vec![entry(8, 100), entry(108, 50)] };
         let bytes = header.encode().unwrap();
         assert_eq!(PackHeader::decode(&bytes, 158).unwrap(), header);
     }
 
     #[test]
     fn gap_between_blobs_is_rejected() {
-        let header = PackHeader {
-            entries: vec![entry(8, 100), entry(110, 50)],
-        };
+        let header = PackHeader { entries: vec![entry(8, 100), entry(110, 50)] };
         let bytes = header.encode().unwrap();
         assert!(PackHeader::decode(&bytes, 160).is_err());
     }
@@ -218,10 +191,7 @@ mod tests {
         let bytes = MAX_PACK_ENTRIES.to_le_bytes();
         assert!(matches!(
             PackHeader::decode(&bytes, 8),
-            Err(FormatError::Truncated {
-                field: "pack.entry_count",
-                ..
-            })
+            Err(FormatError::Truncated { field: "pack.entry_count", .. })
         ));
     }
 
@@ -232,9 +202,6 @@ mod tests {
         assert_eq!(decode_trailer(&trailer, 2000).unwrap(), (992, 1000));
         let mut bad = trailer;
         bad[7] = b'x';
-        assert!(matches!(
-            decode_trailer(&bad, 2000),
-            Err(FormatError::BadMagic { .. })
-        ));
+        assert!(matches!(decode_trailer(&bad, 2000), Err(FormatError::BadMagic { .. })));
     }
 }

@@ -69,11 +69,7 @@ impl Summary {
         ]
     }
 
-    fn from_counters(
-        started: Timestamp,
-        finished: Timestamp,
-        c: [u64; SUMMARY_COUNTERS],
-    ) -> Summary {
+    fn from_counters(started: Timestamp, finished: Timestamp, c: [u64; SUMMARY_COUNTERS]) -> Summary {
         let [
             files_new,
             files_changed,
@@ -126,10 +122,7 @@ pub struct Snapshot {
     /// User that made the backup.
     pub username: String,
     /// Absolute source paths, as raw bytes.
-    #[cfg_attr(
-        feature = "serde",
-        serde(serialize_with = "crate::serde_bytes_list_lossy")
-    )]
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_bytes_list_lossy"))]
     pub paths: Vec<Vec<u8>>,
     /// Tags, sorted and unique.
     pub tags: Vec<String>,
@@ -221,18 +214,7 @@ impl Snapshot {
         r.finish("snapshot")?;
         check_sorted_unique(tags.iter().map(String::as_str), "snapshot.tags")?;
         check_sorted_unique(meta.iter().map(|(k, _)| k.as_str()), "snapshot.meta")?;
-        Ok(Snapshot {
-            time,
-            tree,
-            parent,
-            hostname,
-            username,
-            paths,
-            tags,
-            program,
-            summary,
-            meta,
-        })
+        Ok(Snapshot { time, tree, parent, hostname, username, paths, tags, program, summary, meta })
     }
 }
 
@@ -266,10 +248,7 @@ fn check_sorted_unique<'a>(
     };
     for item in items {
         if item <= previous {
-            return Err(FormatError::InvalidValue {
-                field,
-                reason: "not sorted and unique",
-            });
+            return Err(FormatError::InvalidValue { field, reason: "not sorted and unique" });
         }
         previous = item;
     }
@@ -283,10 +262,7 @@ mod tests {
     #[test]
     fn snapshot_round_trips() {
         let snapshot = Snapshot {
-            time: Timestamp {
-                secs: 1_790_000_000,
-                nanos: 5,
-            },
+            time: Timestamp { secs: 1_790_000_000, nanos: 5 },
             tree: TreeId(ObjectId([1; 32])),
             parent: Some(SnapshotId(ObjectId([2; 32]))),
             hostname: "phone".into(),
@@ -294,16 +270,9 @@ mod tests {
             paths: vec![b"/data/app".to_vec()],
             tags: vec!["daily".into(), "pre-restore".into()],
             program: "cairn 0.1.0".into(),
-            summary: Summary {
-                files_new: 3,
-                total_bytes: 99,
-                ..Summary::default()
-            },
+            summary: Summary { files_new: 3, total_bytes: 99, ..Summary::default() },
             meta: vec![("app.id".into(), "com.example".into())],
         };
-        assert_eq!(
-            Snapshot::decode(&snapshot.encode().unwrap()).unwrap(),
-            snapshot
-        );
+        assert_eq!(Snapshot::decode(&snapshot.encode().unwrap()).unwrap(), snapshot);
     }
 }

@@ -22,10 +22,7 @@ impl Timestamp {
         w.u32(self.nanos);
     }
 
-    pub(crate) fn decode(
-        r: &mut Reader<'_>,
-        field: &'static str,
-    ) -> Result<Timestamp, FormatError> {
+    pub(crate) fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Timestamp, FormatError> {
         let secs = r.i64(field)?;
         let nanos = r.u32(field)?;
         crate::wire::check_range(field, u64::from(nanos), 0, 999_999_999)?;

@@ -4,9 +4,7 @@
 
 use crate::FormatError;
 use crate::id::{ChunkId, ID_LEN, ObjectId, TreeId};
-use crate::limits::{
-    MAX_CHUNK_LEN, MAX_FILE_CHUNKS, MAX_NAME_LEN, MAX_SYMLINK_LEN, MAX_TREE_NODES,
-};
+use crate::limits::{MAX_CHUNK_LEN, MAX_FILE_CHUNKS, MAX_NAME_LEN, MAX_SYMLINK_LEN, MAX_TREE_NODES};
 use crate::timestamp::Timestamp;
 use crate::wire::{Reader, Writer, check_range};
 
@@ -143,11 +141,8 @@ fn check_order(previous: Option<&[u8]>, name: &[u8]) -> Result<(), FormatError> 
 }
 
 fn check_name(name: &[u8]) -> Result<(), FormatError> {
-    let invalid = name.is_empty()
-        || name == b"."
-        || name == b".."
-        || name.contains(&b'/')
-        || name.contains(&0);
+    let invalid =
+        name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0);
     if invalid {
         return Err(FormatError::InvalidValue {
             field: "tree.node.name",
@@ -215,19 +210,14 @@ fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
             check_file_size(&chunks, meta.size)?;
             NodeKind::File { chunks }
         }
-        2 => NodeKind::Dir {
-            subtree: TreeId(ObjectId(r.array("tree.node.subtree")?)),
-        },
+        2 => NodeKind::Dir { subtree: TreeId(ObjectId(r.array("tree.node.subtree")?)) },
         3 => {
             let target = r.bytes16("tree.node.target", MAX_SYMLINK_LEN)?.to_vec();
             check_symlink(&target)?;
             NodeKind::Symlink { target }
         }
         other => {
-            return Err(FormatError::Unsupported {
-                field: "tree.node.kind",
-                found: u64::from(other),
-            });
+            return Err(FormatError::Unsupported { field: "tree.node.kind", found: u64::from(other) });
         }
     };
     Ok(Node { name, kind, meta })
@@ -236,12 +226,7 @@ fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
 fn check_file_size(chunks: &[ChunkRef], size: u64) -> Result<(), FormatError> {
     let mut total: u64 = 0;
     for chunk in chunks {
-        check_range(
-            "tree.node.chunk.raw_len",
-            u64::from(chunk.raw_len),
-            1,
-            u64::from(MAX_CHUNK_LEN),
-        )?;
+        check_range("tree.node.chunk.raw_len", u64::from(chunk.raw_len), 1, u64::from(MAX_CHUNK_LEN))?;
         total += u64::from(chunk.raw_len);
     }
     if total != size {
@@ -255,10 +240,7 @@ fn check_file_size(chunks: &[ChunkRef], size: u64) -> Result<(), FormatError> {
 
 fn check_symlink(target: &[u8]) -> Result<(), FormatError> {
     if target.is_empty() || target.contains(&0) {
-        return Err(FormatError::InvalidValue {
-            field: "tree.node.target",
-            reason: "empty or contains NUL",
-        });
+        return Err(FormatError::InvalidValue { field: "tree.node.target", reason: "empty or contains NUL" });
     }
     Ok(())
 }
@@ -294,19 +276,12 @@ mod tests {
                 file(b"a", &[10, 20]),
                 Node {
                     name: b"b\xff".to_vec(),
-                    kind: NodeKind::Symlink {
-                        target: b"../x".to_vec(),
-                    },
-                    meta: NodeMeta {
-                        size: 4,
-                        ..NodeMeta::default()
-                    },
+                    kind: NodeKind::Symlink { target: b"../x".to_vec() },
+                    meta: NodeMeta { size: 4, ..NodeMeta::default() },
                 },
                 Node {
                     name: b"c".to_vec(),
-                    kind: NodeKind::Dir {
-                        subtree: TreeId(ObjectId([1; 32])),
-                    },
+                    kind: NodeKind::Dir { subtree: TreeId(ObjectId([1; 32])) },
                     meta: NodeMeta::default(),
                 },
             ],
@@ -316,13 +291,9 @@ mod tests {
 
     #[test]
     fn unsorted_or_duplicate_names_are_rejected() {
-        let unsorted = Tree {
-            nodes: vec![file(b"b", &[1]), file(b"a", &[1])],
-        };
+        let unsorted = Tree { nodes: vec![file(b"b", &[1]), file(b"a", &[1])] };
         assert!(unsorted.encode().is_err());
-        let duplicate = Tree {
-            nodes: vec![file(b"a", &[1]), file(b"a", &[1])],
-        };
+        let duplicate = Tree { nodes: vec![file(b"a", &[1]), file(b"a", &[1])] };
         assert!(duplicate.encode().is_err());
     }
 
@@ -335,19 +306,7 @@ mod tests {
 
     #[test]
     fn path_separators_in_names_are_rejected() {
-        assert!(
-            Tree {
-                nodes: vec![file(b"a/b", &[1])]
-            }
-            .encode()
-            .is_err()
-        );
-        assert!(
-            Tree {
-                nodes: vec![file(b"..", &[1])]
-            }
-            .encode()
-            .is_err()
-        );
+        assert!(Tree { nodes: vec![file(b"a/b", &[1])] }.encode().is_err());
+        assert!(Tree { nodes: vec![file(b"..", &[1])] }.encode().is_err());
     }
 }

@@ -33,12 +33,7 @@ impl<'a> Reader<'a> {
 
     /// Fails unless `count` items of `item_len` bytes each are still available: call it before
     /// sizing a collection from a count read off the wire.
-    pub fn require(
-        &self,
-        count: usize,
-        item_len: usize,
-        field: &'static str,
-    ) -> Result<(), FormatError> {
+    pub fn require(&self, count: usize, item_len: usize, field: &'static str) -> Result<(), FormatError> {
         let needed = count.saturating_mul(item_len);
         if needed > self.rest.len() {
             return Err(truncated(field, needed as u64, self.rest.len()));
@@ -124,10 +119,8 @@ impl<'a> Reader<'a> {
     /// A `bytes16` that must be valid UTF-8.
     pub fn string16(&mut self, field: &'static str, max: u16) -> Result<String, FormatError> {
         let bytes = self.bytes16(field, max)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| FormatError::InvalidValue {
-            field,
-            reason: "not UTF-8",
-        })
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| FormatError::InvalidValue { field, reason: "not UTF-8" })
     }
 
     /// Fails if any input is left: objects never carry trailing bytes.
@@ -135,10 +128,7 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(FormatError::TrailingBytes {
-                object,
-                count: self.rest.len() as u64,
-            })
+            Err(FormatError::TrailingBytes { object, count: self.rest.len() as u64 })
         }
     }
 }
@@ -146,29 +136,17 @@ impl<'a> Reader<'a> {
 /// Fails unless `min <= value <= max`.
 pub fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), FormatError> {
     if value < min || value > max {
-        return Err(FormatError::OutOfRange {
-            field,
-            value,
-            min,
-            max,
-        });
+        return Err(FormatError::OutOfRange { field, value, min, max });
     }
     Ok(())
 }
 
 fn truncated(field: &'static str, needed: u64, available: usize) -> FormatError {
-    FormatError::Truncated {
-        field,
-        needed,
-        available: available as u64,
-    }
+    FormatError::Truncated { field, needed, available: available as u64 }
 }
 
 fn overflow(field: &'static str) -> FormatError {
-    FormatError::InvalidValue {
-        field,
-        reason: "does not fit in memory on this platform",
-    }
+    FormatError::InvalidValue { field, reason: "does not fit in memory on this platform" }
 }
 
 /// Appends SPEC §2 primitives to a buffer. Lengths that do not fit their field are errors.
@@ -187,9 +165,7 @@ impl Writer {
     /// An empty writer with room for `capacity` bytes.
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            buf: Vec::with_capacity(capacity),
-        }
+        Self { buf: Vec::with_capacity(capacity) }
     }
 
     /// Raw bytes, no length prefix.
@@ -223,36 +199,21 @@ impl Writer {
     }
 
     /// A `u32` count of at most `max`.
-    pub fn count_u32(
-        &mut self,
-        field: &'static str,
-        count: usize,
-        max: u32,
-    ) -> Result<(), FormatError> {
+    pub fn count_u32(&mut self, field: &'static str, count: usize, max: u32) -> Result<(), FormatError> {
         check_range(field, count as u64, 0, u64::from(max))?;
         self.u32(u32::try_from(count).map_err(|_| overflow(field))?);
         Ok(())
     }
 
     /// A `u16` count of at most `max`.
-    pub fn count_u16(
-        &mut self,
-        field: &'static str,
-        count: usize,
-        max: u16,
-    ) -> Result<(), FormatError> {
+    pub fn count_u16(&mut self, field: &'static str, count: usize, max: u16) -> Result<(), FormatError> {
         check_range(field, count as u64, 0, u64::from(max))?;
         self.u16(u16::try_from(count).map_err(|_| overflow(field))?);
         Ok(())
     }
 
     /// A `bytes16`: `u16` length (at most `max`), then the bytes.
-    pub fn bytes16(
-        &mut self,
-        field: &'static str,
-        bytes: &[u8],
-        max: u16,
-    ) -> Result<(), FormatError> {
+    pub fn bytes16(&mut self, field: &'static str, bytes: &[u8], max: u16) -> Result<(), FormatError> {
         self.count_u16(field, bytes.len(), max)?;
         self.bytes(bytes);
         Ok(())
@@ -288,10 +249,7 @@ mod tests {
         let mut r = Reader::new(&bytes);
         assert!(matches!(
             r.count_u32("x.count", 5000, 8),
-            Err(FormatError::Truncated {
-                field: "x.count",
-                ..
-            })
+            Err(FormatError::Truncated { field: "x.count", .. })
         ));
     }
 
@@ -306,9 +264,6 @@ mod tests {
     #[test]
     fn trailing_bytes_are_reported() {
         let r = Reader::new(&[0]);
-        assert!(matches!(
-            r.finish("obj"),
-            Err(FormatError::TrailingBytes { count: 1, .. })
-        ));
+        assert!(matches!(r.finish("obj"), Err(FormatError::TrailingBytes { count: 1, .. })));
     }
 }

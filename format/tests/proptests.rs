@@ -1,11 +1,6 @@
 //! Every object kind survives encode → decode, and decoding arbitrary or damaged bytes returns
 //! an error instead of panicking (SPEC §3.2).
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::expect_used,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used, clippy::panic)]
 
 use cairn_format::config::{ChunkerParams, Config};
 use cairn_format::envelope::{BlobType, decode_payload};
@@ -28,15 +23,8 @@ fn any_time() -> impl Strategy<Value = Timestamp> {
 }
 
 fn any_config() -> impl Strategy<Value = Config> {
-    (
-        any_id(),
-        6u32..=20,
-        0u8..=22,
-        16u32..=29,
-        16u32..=29,
-        any::<i64>(),
-    )
-        .prop_map(|(repo_id, avg_log, level, data_log, tree_log, created)| {
+    (any_id(), 6u32..=20, 0u8..=22, 16u32..=29, 16u32..=29, any::<i64>()).prop_map(
+        |(repo_id, avg_log, level, data_log, tree_log, created)| {
             let avg_len = 1u32 << avg_log.max(9);
             Config {
                 repo_id,
@@ -50,34 +38,22 @@ fn any_config() -> impl Strategy<Value = Config> {
                 tree_pack_len: 1 << tree_log,
                 created_unix_s: created,
             }
-        })
+        },
+    )
 }
 
 fn any_key_slot() -> impl Strategy<Value = KeySlot> {
-    (
-        any_id(),
-        1u32..=64,
-        1u32..=64,
-        any::<[u8; 32]>(),
-        any::<i64>(),
-        ".{0,20}",
-        ".{0,20}",
+    (any_id(), 1u32..=64, 1u32..=64, any::<[u8; 32]>(), any::<i64>(), ".{0,20}", ".{0,20}").prop_map(
+        |(repo_id, time_cost, lanes, salt, created, hostname, username)| KeySlot {
+            repo_id,
+            kdf: KdfParams { memory_kib: 8 * lanes, time_cost, lanes },
+            salt,
+            created_unix_s: created,
+            hostname,
+            username,
+            wrapped_key: [7; 72],
+        },
     )
-        .prop_map(
-            |(repo_id, time_cost, lanes, salt, created, hostname, username)| KeySlot {
-                repo_id,
-                kdf: KdfParams {
-                    memory_kib: 8 * lanes,
-                    time_cost,
-                    lanes,
-                },
-                salt,
-                created_unix_s: created,
-                hostname,
-                username,
-                wrapped_key: [7; 72],
-            },
-        )
 }
 
 fn any_blob_type() -> impl Strategy<Value = BlobType> {
@@ -86,67 +62,41 @@ fn any_blob_type() -> impl Strategy<Value = BlobType> {
 
 /// Entries that tile a pack from offset 8, as a writer produces them.
 fn any_entries() -> impl Strategy<Value = Vec<PackEntry>> {
-    (
-        any_blob_type(),
-        vec((any_id(), MIN_SEALED_LEN..100_000u32), 1..20),
-    )
-        .prop_map(|(blob_type, blobs)| {
-            let mut offset = 8u32;
-            blobs
-                .into_iter()
-                .map(|(id, sealed_len)| {
-                    let entry = PackEntry {
-                        blob_type,
-                        id,
-                        offset,
-                        sealed_len,
-                        raw_len: sealed_len - MIN_SEALED_LEN,
-                    };
-                    offset += sealed_len;
-                    entry
-                })
-                .collect()
-        })
+    (any_blob_type(), vec((any_id(), MIN_SEALED_LEN..100_000u32), 1..20)).prop_map(|(blob_type, blobs)| {
+        let mut offset = 8u32;
+        blobs
+            .into_iter()
+            .map(|(id, sealed_len)| {
+                let entry =
+                    PackEntry { blob_type, id, offset, sealed_len, raw_len: sealed_len - MIN_SEALED_LEN };
+                offset += sealed_len;
+                entry
+            })
+            .collect()
+    })
 }
 
 fn any_index() -> impl Strategy<Value = IndexFile> {
-    (vec(any_id(), 0..4), vec((any_id(), any_entries()), 0..6)).prop_map(|(supersedes, packs)| {
-        IndexFile {
-            supersedes: supersedes.into_iter().map(IndexId).collect(),
-            packs: packs
-                .into_iter()
-                .map(|(id, blobs)| {
-                    let end = blobs.last().map_or(8, |b: &PackEntry| b.end());
-                    IndexPack {
-                        id: PackId(id),
-                        pack_len: u32::try_from(end + 100).unwrap(),
-                        blobs,
-                    }
-                })
-                .collect(),
-        }
+    (vec(any_id(), 0..4), vec((any_id(), any_entries()), 0..6)).prop_map(|(supersedes, packs)| IndexFile {
+        supersedes: supersedes.into_iter().map(IndexId).collect(),
+        packs: packs
+            .into_iter()
+            .map(|(id, blobs)| {
+                let end = blobs.last().map_or(8, |b: &PackEntry| b.end());
+                IndexPack { id: PackId(id), pack_len: u32::try_from(end + 100).unwrap(), blobs }
+            })
+            .collect(),
     })
 }
 
 fn any_name() -> impl Strategy<Value = Vec<u8>> {
-    vec(
-        any::<u8>().prop_filter("no / or NUL", |b| *b != b'/' && *b != 0),
-        1..40,
-    )
-    .prop_filter("not . or ..", |n| n != b"." && n != b"..")
+    vec(any::<u8>().prop_filter("no / or NUL", |b| *b != b'/' && *b != 0), 1..40)
+        .prop_filter("not . or ..", |n| n != b"." && n != b"..")
 }
 
 fn any_meta() -> impl Strategy<Value = NodeMeta> {
-    (
-        0u32..=0o7777,
-        any::<u32>(),
-        any::<u32>(),
-        any_time(),
-        any_time(),
-        any::<u64>(),
-        any::<u64>(),
-    )
-        .prop_map(|(mode, uid, gid, mtime, ctime, device, inode)| NodeMeta {
+    (0u32..=0o7777, any::<u32>(), any::<u32>(), any_time(), any_time(), any::<u64>(), any::<u64>()).prop_map(
+        |(mode, uid, gid, mtime, ctime, device, inode)| NodeMeta {
             mode,
             uid,
             gid,
@@ -155,23 +105,16 @@ fn any_meta() -> impl Strategy<Value = NodeMeta> {
             device,
             inode,
             size: 0,
-        })
+        },
+    )
 }
 
 fn any_kind() -> impl Strategy<Value = NodeKind> {
     prop_oneof![
         vec((any_id(), 1u32..(16 << 20)), 0..8).prop_map(|chunks| NodeKind::File {
-            chunks: chunks
-                .into_iter()
-                .map(|(id, raw_len)| ChunkRef {
-                    id: ChunkId(id),
-                    raw_len
-                })
-                .collect()
+            chunks: chunks.into_iter().map(|(id, raw_len)| ChunkRef { id: ChunkId(id), raw_len }).collect()
         }),
-        any_id().prop_map(|id| NodeKind::Dir {
-            subtree: TreeId(id)
-        }),
+        any_id().prop_map(|id| NodeKind::Dir { subtree: TreeId(id) }),
         vec(1u8..=255, 1..100).prop_map(|target| NodeKind::Symlink { target }),
     ]
 }
@@ -203,26 +146,24 @@ fn any_snapshot() -> impl Strategy<Value = Snapshot> {
         btree_map(".{0,10}", ".{0,30}", 0..4),
         any::<[u64; 4]>(),
     )
-        .prop_map(
-            |(time, tree, parent, hostname, paths, tags, meta, counters)| Snapshot {
-                time,
-                tree: TreeId(tree),
-                parent: parent.map(SnapshotId),
-                hostname: hostname.clone(),
-                username: hostname,
-                paths,
-                tags: tags.into_iter().collect(),
-                program: "cairn test".into(),
-                summary: Summary {
-                    files_new: counters[0],
-                    data_added: counters[1],
-                    total_bytes: counters[2],
-                    source_errors: counters[3],
-                    ..Summary::default()
-                },
-                meta: meta.into_iter().collect(),
+        .prop_map(|(time, tree, parent, hostname, paths, tags, meta, counters)| Snapshot {
+            time,
+            tree: TreeId(tree),
+            parent: parent.map(SnapshotId),
+            hostname: hostname.clone(),
+            username: hostname,
+            paths,
+            tags: tags.into_iter().collect(),
+            program: "cairn test".into(),
+            summary: Summary {
+                files_new: counters[0],
+                data_added: counters[1],
+                total_bytes: counters[2],
+                source_errors: counters[3],
+                ..Summary::default()
             },
-        )
+            meta: meta.into_iter().collect(),
+        })
 }
 
 /// Damages an encoding: flips a byte, truncates, or both.

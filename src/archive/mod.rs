@@ -131,10 +131,7 @@ impl Repository {
             meta: sorted_meta(&options.meta)?,
         };
         let id = self.save_snapshot(&snapshot)?;
-        Ok(BackupOutcome {
-            snapshot: SnapshotInfo { id, snapshot },
-            warnings,
-        })
+        Ok(BackupOutcome { snapshot: SnapshotInfo { id, snapshot }, warnings })
     }
 
     fn choose_parent(
@@ -145,10 +142,9 @@ impl Repository {
     ) -> Result<Option<SnapshotInfo>> {
         match choice {
             ParentChoice::None => Ok(None),
-            ParentChoice::Snapshot(id) => Ok(Some(SnapshotInfo {
-                id: *id,
-                snapshot: self.load_snapshot(id)?,
-            })),
+            ParentChoice::Snapshot(id) => {
+                Ok(Some(SnapshotInfo { id: *id, snapshot: self.load_snapshot(id)? }))
+            }
             ParentChoice::Auto => {
                 let mut wanted = paths.to_vec();
                 wanted.sort();
@@ -162,11 +158,7 @@ impl Repository {
     }
 }
 
-fn summary(
-    shared: &Shared<'_>,
-    started: cairn_format::timestamp::Timestamp,
-    warnings: usize,
-) -> Summary {
+fn summary(shared: &Shared<'_>, started: cairn_format::timestamp::Timestamp, warnings: usize) -> Summary {
     let c = &shared.counters;
     let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Summary {
@@ -193,26 +185,15 @@ fn summary(
 /// the user wrote it) and names it by its last component, which must be unique.
 fn resolve_sources(paths: &[PathBuf]) -> Result<Vec<Source>> {
     if paths.is_empty() {
-        return Err(Error::invalid(
-            "sources",
-            "give at least one path to back up",
-        ));
+        return Err(Error::invalid("sources", "give at least one path to back up"));
     }
     let mut sources: Vec<Source> = Vec::with_capacity(paths.len());
     for path in paths {
-        let absolute = std::path::absolute(path).map_err(|e| Error::SourceUnreadable {
-            path: path.clone(),
-            source: e,
-        })?;
+        let absolute = std::path::absolute(path)
+            .map_err(|e| Error::SourceUnreadable { path: path.clone(), source: e })?;
         let path = normalize(&absolute);
         let name = walker::source_name(&path).ok_or_else(|| {
-            Error::invalid(
-                "source",
-                format!(
-                    "{} has no name; back up the directories in it",
-                    path.display()
-                ),
-            )
+            Error::invalid("source", format!("{} has no name; back up the directories in it", path.display()))
         })?;
         if sources.iter().any(|s| s.name == name) {
             return Err(Error::invalid(

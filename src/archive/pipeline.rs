@@ -125,23 +125,14 @@ impl<'a> Shared<'a> {
 
     /// The error that stopped the backup, if one did.
     pub(crate) fn take_failure(&self) -> Option<Error> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
     /// A source entry was skipped.
     pub(crate) fn warn(&self, path: &std::path::Path, message: String) {
-        let warning = SourceWarning {
-            path: path.to_path_buf(),
-            message,
-        };
+        let warning = SourceWarning { path: path.to_path_buf(), message };
         self.progress.warning(&warning);
-        self.warnings
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(warning);
+        self.warnings.lock().unwrap_or_else(PoisonError::into_inner).push(warning);
     }
 
     pub(crate) fn take_warnings(&self) -> Vec<SourceWarning> {
@@ -158,10 +149,7 @@ impl<'a> Shared<'a> {
             BlobType::Data => &self.pending_data,
             BlobType::Tree => &self.pending_trees,
         };
-        !pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(*id)
+        !pending.lock().unwrap_or_else(PoisonError::into_inner).insert(*id)
     }
 
     /// Whether the blob is stored or pending, without claiming it.
@@ -178,11 +166,7 @@ impl<'a> Shared<'a> {
 
     /// Writes an index file for the packs stored so far (a checkpoint, or the final one).
     pub(crate) fn flush_index(&self) -> Result<()> {
-        let packs = self
-            .index_writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let packs = self.index_writer.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some((_, len)) = crate::index::write_index(self.repo, packs)? {
             add(&self.counters.data_added, len);
         }
@@ -222,12 +206,7 @@ fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<Seale
         let plain_len = u32::try_from(job.raw.len()).expect("blobs are limited to far below 4 GiB");
         match sealer.seal_blob(job.blob_type, &job.id, &job.raw) {
             Ok(sealed) => {
-                let blob = SealedBlob {
-                    blob_type: job.blob_type,
-                    id: job.id,
-                    raw_len: plain_len,
-                    sealed,
-                };
+                let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_len: plain_len, sealed };
                 if out.send(blob).is_err() {
                     return;
                 }
@@ -244,10 +223,8 @@ fn packer(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<Sealed
     let config = shared.repo.config();
     let data_target = config.data_pack_len as usize;
     let tree_target = config.tree_pack_len as usize;
-    let mut data = [
-        PackBuilder::new(BlobType::Data, data_target),
-        PackBuilder::new(BlobType::Data, data_target),
-    ];
+    let mut data =
+        [PackBuilder::new(BlobType::Data, data_target), PackBuilder::new(BlobType::Data, data_target)];
     let mut tree = PackBuilder::new(BlobType::Tree, tree_target);
     let mut coin = Coin::default();
     for blob in blobs {
@@ -299,10 +276,7 @@ fn uploader(shared: &Shared<'_>, packs: &Receiver<SealedPack>) {
         }
         add(&shared.counters.data_added, pack.bytes.len() as u64);
         let checkpoint = {
-            let mut writer = shared
-                .index_writer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut writer = shared.index_writer.lock().unwrap_or_else(PoisonError::into_inner);
             writer.add(pack.index_entry());
             writer.wants_checkpoint()
         };

@@ -8,12 +8,7 @@ use crate::progress::Meter;
 
 /// Walks `roots` (not following symlinks) and adds every regular file to the meter's totals;
 /// stops early when `stop` says so. Unreadable entries are skipped: the backup reports them.
-pub(crate) fn count(
-    roots: &[&Path],
-    excludes: &PathFilter,
-    meter: &Meter,
-    stop: &dyn Fn() -> bool,
-) {
+pub(crate) fn count(roots: &[&Path], excludes: &PathFilter, meter: &Meter, stop: &dyn Fn() -> bool) {
     let mut stack: Vec<std::path::PathBuf> = roots.iter().map(|p| p.to_path_buf()).collect();
     while let Some(path) = stack.pop() {
         if stop() {

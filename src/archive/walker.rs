@@ -39,12 +39,7 @@ pub(crate) struct Walker<'s, 'a> {
 /// A directory entry and what to do with it.
 enum Pending {
     Done(Node),
-    Read {
-        path: PathBuf,
-        name: Vec<u8>,
-        meta: Metadata,
-        existed: bool,
-    },
+    Read { path: PathBuf, name: Vec<u8>, meta: Metadata, existed: bool },
 }
 
 impl Walker<'_, '_> {
@@ -53,11 +48,8 @@ impl Walker<'_, '_> {
         let parent = self.load_parent(parent_root);
         let mut entries = Vec::with_capacity(sources.len());
         for source in sources {
-            let meta =
-                std::fs::symlink_metadata(&source.path).map_err(|e| Error::SourceUnreadable {
-                    path: source.path.clone(),
-                    source: e,
-                })?;
+            let meta = std::fs::symlink_metadata(&source.path)
+                .map_err(|e| Error::SourceUnreadable { path: source.path.clone(), source: e })?;
             entries.push((source.name.clone(), source.path.clone(), meta));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -70,10 +62,7 @@ impl Walker<'_, '_> {
         match load_tree(self.shared.repo, self.shared.index, id) {
             Ok(tree) => Some(tree),
             Err(e) => {
-                self.shared.warn(
-                    Path::new("(parent snapshot)"),
-                    format!("cannot read parent tree: {e}"),
-                );
+                self.shared.warn(Path::new("(parent snapshot)"), format!("cannot read parent tree: {e}"));
                 None
             }
         }
@@ -172,29 +161,18 @@ impl Walker<'_, '_> {
         Ok(Some(Node {
             name,
             kind: NodeKind::Dir { subtree },
-            meta: NodeMeta {
-                size: 0,
-                ..node_meta(meta)
-            },
+            meta: NodeMeta { size: 0, ..node_meta(meta) },
         }))
     }
 
     /// Reuses the parent's node when size, mtime, ctime and inode are unchanged and every
     /// chunk is still stored; otherwise the file must be read.
-    fn plan_file(
-        &self,
-        name: Vec<u8>,
-        path: PathBuf,
-        meta: Metadata,
-        previous: Option<&Node>,
-    ) -> Pending {
+    fn plan_file(&self, name: Vec<u8>, path: PathBuf, meta: Metadata, previous: Option<&Node>) -> Pending {
         let current = node_meta(&meta);
         if let Some(node) = previous
             && let NodeKind::File { chunks } = &node.kind
             && unchanged(&node.meta, &current)
-            && chunks
-                .iter()
-                .all(|c| self.shared.has(BlobType::Data, &c.id.0))
+            && chunks.iter().all(|c| self.shared.has(BlobType::Data, &c.id.0))
         {
             let counters = &self.shared.counters;
             add(&counters.files_unmodified, 1);
@@ -204,19 +182,11 @@ impl Walker<'_, '_> {
             return Pending::Done(Node {
                 name,
                 kind: node.kind.clone(),
-                meta: NodeMeta {
-                    size: node.meta.size,
-                    ..current
-                },
+                meta: NodeMeta { size: node.meta.size, ..current },
             });
         }
         let existed = previous.is_some_and(|n| matches!(n.kind, NodeKind::File { .. }));
-        Pending::Read {
-            path,
-            name,
-            meta,
-            existed,
-        }
+        Pending::Read { path, name, meta, existed }
     }
 
     /// Reads the files among `pending` in parallel; unreadable ones are dropped with a warning.
@@ -226,12 +196,9 @@ impl Walker<'_, '_> {
                 .into_par_iter()
                 .map(|item| match item {
                     Pending::Done(node) => Ok(Some(node)),
-                    Pending::Read {
-                        path,
-                        name,
-                        meta,
-                        existed,
-                    } => self.read_file(&path, name, &meta, existed),
+                    Pending::Read { path, name, meta, existed } => {
+                        self.read_file(&path, name, &meta, existed)
+                    }
                 })
                 .collect()
         });
@@ -244,13 +211,7 @@ impl Walker<'_, '_> {
         Ok(nodes)
     }
 
-    fn read_file(
-        &self,
-        path: &Path,
-        name: Vec<u8>,
-        meta: &Metadata,
-        existed: bool,
-    ) -> Result<Option<Node>> {
+    fn read_file(&self, path: &Path, name: Vec<u8>, meta: &Metadata, existed: bool) -> Result<Option<Node>> {
         self.shared.check()?;
         self.shared.meter.set_current(path);
         let file = match std::fs::File::open(path) {
@@ -281,35 +242,17 @@ impl Walker<'_, '_> {
             if !self.shared.claim(BlobType::Data, &id.0) {
                 add(&self.shared.counters.data_blobs_added, 1);
                 add(&self.shared.counters.data_added_raw, u64::from(raw_len));
-                let job = SealJob {
-                    blob_type: BlobType::Data,
-                    id: id.0,
-                    raw: chunk,
-                };
+                let job = SealJob { blob_type: BlobType::Data, id: id.0, raw: chunk };
                 self.seal.send(job).map_err(|_| Error::Cancelled)?;
             }
         }
         self.shared.meter.add_done(1, 0);
         self.warn_if_changed(path, meta, size);
         let counters = &self.shared.counters;
-        add(
-            if existed {
-                &counters.files_changed
-            } else {
-                &counters.files_new
-            },
-            1,
-        );
+        add(if existed { &counters.files_changed } else { &counters.files_new }, 1);
         add(&counters.total_files, 1);
         add(&counters.total_bytes, size);
-        Ok(Some(Node {
-            name,
-            kind: NodeKind::File { chunks },
-            meta: NodeMeta {
-                size,
-                ..node_meta(meta)
-            },
-        }))
+        Ok(Some(Node { name, kind: NodeKind::File { chunks }, meta: NodeMeta { size, ..node_meta(meta) } }))
     }
 
     /// A file written to while it was read is stored as read, with a warning: the copy may
@@ -324,26 +267,17 @@ impl Walker<'_, '_> {
             Err(_) => true,
         };
         if changed || read != before.len() {
-            self.shared.warn(
-                path,
-                "changed while it was read; the stored copy may be inconsistent".into(),
-            );
+            self.shared.warn(path, "changed while it was read; the stored copy may be inconsistent".into());
         }
     }
 
     fn store_tree(&self, tree: &Tree) -> Result<TreeId> {
-        let bytes = tree
-            .encode()
-            .map_err(|e| Error::invalid("directory listing", e.to_string()))?;
+        let bytes = tree.encode().map_err(|e| Error::invalid("directory listing", e.to_string()))?;
         let id = self.shared.repo.sealer().tree_id(&bytes);
         if !self.shared.claim(BlobType::Tree, &id.0) {
             add(&self.shared.counters.tree_blobs_added, 1);
             add(&self.shared.counters.data_added_raw, bytes.len() as u64);
-            let job = SealJob {
-                blob_type: BlobType::Tree,
-                id: id.0,
-                raw: bytes,
-            };
+            let job = SealJob { blob_type: BlobType::Tree, id: id.0, raw: bytes };
             self.seal.send(job).map_err(|_| Error::Cancelled)?;
         }
         Ok(id)
@@ -351,18 +285,12 @@ impl Walker<'_, '_> {
 }
 
 fn find<'t>(tree: &'t Tree, name: &[u8]) -> Option<&'t Node> {
-    tree.nodes
-        .binary_search_by(|n| n.name.as_slice().cmp(name))
-        .ok()
-        .and_then(|i| tree.nodes.get(i))
+    tree.nodes.binary_search_by(|n| n.name.as_slice().cmp(name)).ok().and_then(|i| tree.nodes.get(i))
 }
 
 /// Change detection as restic does it: size, mtime, ctime and inode must all match.
 fn unchanged(old: &NodeMeta, new: &NodeMeta) -> bool {
-    old.size == new.size
-        && old.mtime == new.mtime
-        && old.ctime == new.ctime
-        && old.inode == new.inode
+    old.size == new.size && old.mtime == new.mtime && old.ctime == new.ctime && old.inode == new.inode
 }
 
 /// The tree metadata of a file-system entry.
@@ -380,10 +308,7 @@ pub(crate) fn node_meta(meta: &Metadata) -> NodeMeta {
 }
 
 fn unix_time(secs: i64, nanos: i64) -> Timestamp {
-    Timestamp {
-        secs,
-        nanos: u32::try_from(nanos.clamp(0, 999_999_999)).unwrap_or(0),
-    }
+    Timestamp { secs, nanos: u32::try_from(nanos.clamp(0, 999_999_999)).unwrap_or(0) }
 }
 
 /// The name a source gets in the root tree: its last path component.

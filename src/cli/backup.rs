@@ -60,10 +60,7 @@ pub fn run(cli: &Cli, args: &BackupArgs, cancel: &CancelToken) -> Result<u8, Cli
             "Files: {} new, {} changed, {} unmodified",
             s.files_new, s.files_changed, s.files_unmodified
         );
-        println!(
-            "Dirs:  {} new, {} changed, {} unmodified",
-            s.dirs_new, s.dirs_changed, s.dirs_unmodified
-        );
+        println!("Dirs:  {} new, {} changed, {} unmodified", s.dirs_new, s.dirs_changed, s.dirs_unmodified);
         println!(
             "Added to the repository: {} ({} of new content)",
             output::size(s.data_added),

@@ -9,9 +9,7 @@ use super::{CliError, exit, open, snapshots};
 pub fn run(cli: &Cli, args: &CatArgs) -> Result<u8, CliError> {
     let repo = open(cli)?;
     let id = || {
-        args.id
-            .as_deref()
-            .ok_or_else(|| CliError::usage(format!("`cairn cat {}` needs an id", args.object)))
+        args.id.as_deref().ok_or_else(|| CliError::usage(format!("`cairn cat {}` needs an id", args.object)))
     };
     let value: Value = match args.object.as_str() {
         "config" => to_value(repo.config()),
@@ -30,10 +28,7 @@ pub fn run(cli: &Cli, args: &CatArgs) -> Result<u8, CliError> {
         }
         other => return Err(CliError::usage(format!("cannot cat {other:?}"))),
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     Ok(exit::OK)
 }
 

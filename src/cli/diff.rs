@@ -15,9 +15,7 @@ pub fn run(cli: &Cli, args: &DiffArgs) -> Result<u8, CliError> {
         let suffix = if entry.is_dir { "/" } else { "" };
         let path = format!("{}{suffix}", output::path(&entry.path));
         if cli.json {
-            changes.push(
-                json!({ "path": path, "change": name(entry.change), "is_dir": entry.is_dir }),
-            );
+            changes.push(json!({ "path": path, "change": name(entry.change), "is_dir": entry.is_dir }));
         } else if !cli.quiet {
             println!("{}    {path}", letter(entry.change));
         }

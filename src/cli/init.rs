@@ -15,11 +15,7 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<u8, CliError> {
             "repository": repo.location(),
         }));
     } else if !cli.quiet {
-        println!(
-            "created cairn repository {} at {}",
-            repo.config().repo_id.short(),
-            repo.location()
-        );
+        println!("created cairn repository {} at {}", repo.config().repo_id.short(), repo.location());
         println!("Keep the password safe: without it the data cannot be read, by anyone.");
     }
     Ok(exit::OK)

@@ -83,9 +83,9 @@ pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
 
 /// The repository location from `-r` or `CAIRN_REPOSITORY`.
 fn location(cli: &Cli) -> Result<&str, CliError> {
-    cli.repo.as_deref().ok_or_else(|| {
-        CliError::usage("no repository given; use -r/--repo or set CAIRN_REPOSITORY")
-    })
+    cli.repo
+        .as_deref()
+        .ok_or_else(|| CliError::usage("no repository given; use -r/--repo or set CAIRN_REPOSITORY"))
 }
 
 fn storage(cli: &Cli) -> Result<Arc<dyn cairn::storage::Storage>, CliError> {

@@ -20,11 +20,7 @@ pub fn size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// A timestamp as RFC 3339 UTC with seconds: `2026-11-23T14:05:09Z`.
@@ -58,11 +54,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 pub fn duration(secs: f64) -> String {
     let total = std::time::Duration::from_secs_f64(secs.max(0.0) + 0.5).as_secs();
     let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
 }
 
 /// `rwxr-xr-x` for permission bits.
@@ -88,28 +80,10 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_utc() {
-        assert_eq!(
-            time(Timestamp { secs: 0, nanos: 0 }),
-            "1970-01-01T00:00:00Z"
-        );
-        assert_eq!(
-            time(Timestamp {
-                secs: 1_795_444_778,
-                nanos: 0
-            }),
-            "2026-11-23T14:39:38Z"
-        );
-        assert_eq!(
-            time(Timestamp { secs: -1, nanos: 0 }),
-            "1969-12-31T23:59:59Z"
-        );
-        assert_eq!(
-            time(Timestamp {
-                secs: 951_782_400,
-                nanos: 0
-            }),
-            "2000-02-29T00:00:00Z"
-        );
+        assert_eq!(time(Timestamp { secs: 0, nanos: 0 }), "1970-01-01T00:00:00Z");
+        assert_eq!(time(Timestamp { secs: 1_795_444_778, nanos: 0 }), "2026-11-23T14:39:38Z");
+        assert_eq!(time(Timestamp { secs: -1, nanos: 0 }), "1969-12-31T23:59:59Z");
+        assert_eq!(time(Timestamp { secs: 951_782_400, nanos: 0 }), "2000-02-29T00:00:00Z");
     }
 
     #[test]

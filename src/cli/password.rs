@@ -39,9 +39,8 @@ fn resolve(cli: &Cli, confirm: bool) -> Result<Password, CliError> {
 }
 
 fn from_file(path: &Path) -> Result<Password, CliError> {
-    let text = std::fs::read(path).map_err(|e| {
-        CliError::usage(format!("cannot read password file {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read password file {}: {e}", path.display())))?;
     Ok(Password::new(first_line(text)))
 }
 
@@ -53,25 +52,15 @@ fn from_command(command: &str) -> Result<Password, CliError> {
         .output()
         .map_err(|e| CliError::usage(format!("cannot run password command: {e}")))?;
     if !output.status.success() {
-        return Err(CliError::usage(format!(
-            "password command failed ({})",
-            output.status
-        )));
+        return Err(CliError::usage(format!("password command failed ({})", output.status)));
     }
     Ok(Password::new(first_line(output.stdout)))
 }
 
 /// The bytes before the first newline; the rest is wiped.
 fn first_line(mut bytes: Vec<u8>) -> Vec<u8> {
-    let end = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(bytes.len());
-    let end = if end > 0 && bytes.get(end - 1) == Some(&b'\r') {
-        end - 1
-    } else {
-        end
-    };
+    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let end = if end > 0 && bytes.get(end - 1) == Some(&b'\r') { end - 1 } else { end };
     let line = bytes[..end].to_vec();
     zeroize::Zeroize::zeroize(&mut bytes);
     line
@@ -79,8 +68,7 @@ fn first_line(mut bytes: Vec<u8>) -> Vec<u8> {
 
 fn prompt(confirm: bool) -> Result<Password, CliError> {
     let ask = |label: &str| {
-        rpassword::prompt_password(label)
-            .map_err(|e| CliError::usage(format!("cannot read password: {e}")))
+        rpassword::prompt_password(label).map_err(|e| CliError::usage(format!("cannot read password: {e}")))
     };
     let first = zeroize::Zeroizing::new(ask("enter password for repository: ")?);
     if confirm {

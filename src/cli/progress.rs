@@ -32,11 +32,7 @@ impl Display {
             );
             bar
         });
-        Display {
-            bar,
-            json,
-            last_json: Mutex::new(None),
-        }
+        Display { bar, json, last_json: Mutex::new(None) }
     }
 
     /// Removes the bar before results are printed.
@@ -52,18 +48,11 @@ impl Progress for Display {
         if let Some(bar) = &self.bar {
             bar.set_length(report.bytes_total);
             bar.set_position(report.bytes_done);
-            bar.set_message(format!(
-                "{}/{} files",
-                report.files_done, report.files_total
-            ));
+            bar.set_message(format!("{}/{} files", report.files_done, report.files_total));
         }
         if self.json {
-            let mut last = self
-                .last_json
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.is_none_or(|t| t.elapsed() >= JSON_INTERVAL) && report.elapsed >= JSON_INTERVAL
-            {
+            let mut last = self.last_json.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_none_or(|t| t.elapsed() >= JSON_INTERVAL) && report.elapsed >= JSON_INTERVAL {
                 *last = Some(Instant::now());
                 let percent = if report.bytes_total > 0 {
                     report.bytes_done as f64 / report.bytes_total as f64

@@ -10,11 +10,7 @@ use super::{CliError, exit, open, output};
 pub fn run(cli: &Cli, args: &RestoreArgs, cancel: &CancelToken) -> Result<u8, CliError> {
     let repo = open(cli)?;
     let snapshot = repo.find_snapshot(&args.snapshot)?;
-    let options = RestoreOptions {
-        include: args.include.clone(),
-        verify: args.verify,
-        threads: None,
-    };
+    let options = RestoreOptions { include: args.include.clone(), verify: args.verify, threads: None };
     let started = std::time::Instant::now();
     let display = Display::new(cli.json, cli.quiet);
     let outcome = repo.restore(&snapshot, &args.target, &options, &display, cancel);
@@ -44,10 +40,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs, cancel: &CancelToken) -> Result<u8, Cl
             output::duration(seconds)
         );
         if args.verify {
-            println!(
-                "verified {} files: identical to the snapshot",
-                outcome.verified
-            );
+            println!("verified {} files: identical to the snapshot", outcome.verified);
         }
     }
     Ok(exit::OK)

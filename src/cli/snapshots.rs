@@ -20,10 +20,7 @@ pub fn run(cli: &Cli) -> Result<u8, CliError> {
     if cli.quiet {
         return Ok(exit::OK);
     }
-    println!(
-        "{:<8}  {:<20}  {:<16}  {:<16}  {:>10}  paths",
-        "id", "time", "host", "tags", "size"
-    );
+    println!("{:<8}  {:<20}  {:<16}  {:<16}  {:>10}  paths", "id", "time", "host", "tags", "size");
     for info in &listing.snapshots {
         let s = &info.snapshot;
         let paths: Vec<String> = s.paths.iter().map(|p| output::path(p)).collect();

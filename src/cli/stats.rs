@@ -31,31 +31,17 @@ fn snapshot(cli: &Cli, repo: &Repository, query: &str) -> Result<(), CliError> {
         }));
     } else if !cli.quiet {
         println!("snapshot {}", snapshot.id.short());
-        println!(
-            "  files: {}, directories: {}, symlinks: {}",
-            s.files, s.dirs, s.symlinks
-        );
+        println!("  files: {}, directories: {}, symlinks: {}", s.files, s.dirs, s.symlinks);
         println!("  restore size: {}", output::size(s.restore_size));
-        println!(
-            "  after deduplication: {} in {} chunks",
-            output::size(s.unique_size),
-            s.unique_chunks
-        );
-        println!(
-            "  stored (compressed, encrypted): {}",
-            output::size(s.stored_size)
-        );
+        println!("  after deduplication: {} in {} chunks", output::size(s.unique_size), s.unique_chunks);
+        println!("  stored (compressed, encrypted): {}", output::size(s.stored_size));
     }
     Ok(())
 }
 
 fn repository(cli: &Cli, repo: &Repository) -> Result<(), CliError> {
     let s = repo.repository_stats()?;
-    let ratio = if s.stored_bytes > 0 {
-        s.raw_bytes as f64 / s.stored_bytes as f64
-    } else {
-        1.0
-    };
+    let ratio = if s.stored_bytes > 0 { s.raw_bytes as f64 / s.stored_bytes as f64 } else { 1.0 };
     if cli.json {
         output::json(&json!({
             "snapshots": s.snapshots,
@@ -71,12 +57,7 @@ fn repository(cli: &Cli, repo: &Repository) -> Result<(), CliError> {
     } else if !cli.quiet {
         println!("repository {}", repo.location());
         println!("  snapshots: {}", s.snapshots);
-        println!(
-            "  packs: {} ({}), index files: {}",
-            s.packs,
-            output::size(s.pack_bytes),
-            s.index_files
-        );
+        println!("  packs: {} ({}), index files: {}", s.packs, output::size(s.pack_bytes), s.index_files);
         println!("  blobs: {} data, {} tree", s.data_blobs, s.tree_blobs);
         println!(
             "  content: {} stored as {} (compression ratio {ratio:.2})",

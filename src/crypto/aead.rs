@@ -20,12 +20,7 @@ impl Cipher {
     }
 
     /// Appends `nonce ‖ ciphertext ‖ tag` of `parts` (concatenated) to `out`.
-    pub(crate) fn seal(
-        &self,
-        aad: &[u8],
-        parts: &[&[u8]],
-        out: &mut Vec<u8>,
-    ) -> std::io::Result<()> {
+    pub(crate) fn seal(&self, aad: &[u8], parts: &[&[u8]], out: &mut Vec<u8>) -> std::io::Result<()> {
         let mut nonce = [0u8; NONCE_LEN];
         super::random_bytes(&mut nonce)?;
         out.extend_from_slice(&nonce);
@@ -44,8 +39,7 @@ impl Cipher {
 
     /// Opens a box produced by [`Cipher::seal`] and returns the plaintext.
     pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AuthFailed> {
-        let boxed =
-            cairn_format::envelope::split_sealed(sealed, "sealed").map_err(|_| AuthFailed)?;
+        let boxed = cairn_format::envelope::split_sealed(sealed, "sealed").map_err(|_| AuthFailed)?;
         let split = boxed.ciphertext_and_tag.len() - TAG_LEN;
         let (ciphertext, tag) = boxed.ciphertext_and_tag.split_at(split);
         let mut plaintext = ciphertext.to_vec();

@@ -9,11 +9,7 @@ pub use cairn_format::key::KdfParams;
 
 /// Derives a key-encryption key. `params` must already have passed
 /// [`KdfParams::validate`] (the decoder does it), so the memory it asks for is bounded.
-pub(crate) fn derive_kek(
-    password: &Password,
-    salt: &[u8],
-    params: KdfParams,
-) -> std::io::Result<SubKey> {
+pub(crate) fn derive_kek(password: &Password, salt: &[u8], params: KdfParams) -> std::io::Result<SubKey> {
     let argon_params = Params::new(params.memory_kib, params.time_cost, params.lanes, Some(32))
         .map_err(|e| std::io::Error::other(format!("argon2 parameters rejected: {e}")))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);

@@ -185,14 +185,8 @@ mod tests {
     fn debug_output_never_shows_key_bytes() {
         let master = MasterKey::from_bytes([0xab; 32]);
         assert_eq!(format!("{master:?}"), "MasterKey(redacted)");
-        assert_eq!(
-            format!("{:?}", Password::from("hunter2")),
-            "Password(redacted)"
-        );
-        assert_eq!(
-            format!("{:?}", master.derive(Purpose::ChunkId)),
-            "SubKey(redacted)"
-        );
+        assert_eq!(format!("{:?}", Password::from("hunter2")), "Password(redacted)");
+        assert_eq!(format!("{:?}", master.derive(Purpose::ChunkId)), "SubKey(redacted)");
     }
 
     /// The derivation is part of the format: a frozen vector catches an accidental change.

@@ -20,6 +20,5 @@ pub(crate) fn content_hash(bytes: &[u8]) -> ObjectId {
 
 /// Fills `out` from the operating system's random number generator.
 pub(crate) fn random_bytes(out: &mut [u8]) -> std::io::Result<()> {
-    getrandom::fill(out)
-        .map_err(|e| std::io::Error::other(format!("random number generator failed: {e}")))
+    getrandom::fill(out).map_err(|e| std::io::Error::other(format!("random number generator failed: {e}")))
 }

@@ -78,10 +78,7 @@ impl BlobTable {
         let b = bucket_of(&id.0);
         let range = (self.buckets[b] as usize)..(self.buckets[b + 1] as usize);
         let slice = &self.entries[range];
-        slice
-            .binary_search_by(|entry| entry.id.cmp(&id.0))
-            .ok()
-            .map(|i| slice[i].location)
+        slice.binary_search_by(|entry| entry.id.cmp(&id.0)).ok().map(|i| slice[i].location)
     }
 
     fn heap_bytes(&self) -> usize {
@@ -105,8 +102,8 @@ impl Index {
             .par_iter()
             .map(|id| {
                 let body = repo.read_file(FileKind::Index, id)?;
-                let file = IndexFile::decode(&body)
-                    .map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
+                let file =
+                    IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
                 Ok((IndexId(*id), file))
             })
             .collect::<Result<_>>()?;
@@ -117,10 +114,8 @@ impl Index {
     /// reading them).
     #[must_use]
     pub fn from_files(files: Vec<(IndexId, IndexFile)>) -> Index {
-        let superseded: HashSet<IndexId> = files
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .collect();
+        let superseded: HashSet<IndexId> =
+            files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
         let mut pack_numbers: HashMap<PackId, u32> = HashMap::new();
         let mut packs = Vec::new();
         let (mut data, mut tree) = (Vec::new(), Vec::new());
@@ -132,10 +127,7 @@ impl Index {
             loaded.push(id);
             for pack in file.packs {
                 let number = *pack_numbers.entry(pack.id).or_insert_with(|| {
-                    packs.push(PackInfo {
-                        id: pack.id,
-                        len: pack.pack_len,
-                    });
+                    packs.push(PackInfo { id: pack.id, len: pack.pack_len });
                     u32::try_from(packs.len() - 1).expect("fewer than 2^32 packs")
                 });
                 for blob in pack.blobs {
@@ -154,12 +146,7 @@ impl Index {
                 }
             }
         }
-        Index {
-            packs,
-            data: BlobTable::build(data),
-            tree: BlobTable::build(tree),
-            files: loaded,
-        }
+        Index { packs, data: BlobTable::build(data), tree: BlobTable::build(tree), files: loaded }
     }
 
     /// Where the blob is, if the index has it.

@@ -24,10 +24,7 @@ pub(crate) struct IndexWriter {
 
 impl IndexWriter {
     pub(crate) fn new() -> Self {
-        IndexWriter {
-            pending: Vec::new(),
-            last_flush: Instant::now(),
-        }
+        IndexWriter { pending: Vec::new(), last_flush: Instant::now() }
     }
 
     /// Records a durable pack.
@@ -54,13 +51,8 @@ pub(crate) fn write(repo: &Repository, packs: Vec<IndexPack>) -> Result<Option<(
     if packs.is_empty() {
         return Ok(None);
     }
-    let file = IndexFile {
-        supersedes: Vec::new(),
-        packs,
-    };
-    let body = file
-        .encode()
-        .map_err(|e| Error::invalid("index", e.to_string()))?;
+    let file = IndexFile { supersedes: Vec::new(), packs };
+    let body = file.encode().map_err(|e| Error::invalid("index", e.to_string()))?;
     let (id, len) = repo.write_file(FileKind::Index, &body)?;
     Ok(Some((IndexId(id), len)))
 }

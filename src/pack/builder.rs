@@ -40,11 +40,7 @@ impl PackBuilder {
     pub(crate) fn new(blob_type: BlobType, capacity: usize) -> PackBuilder {
         let mut bytes = Vec::with_capacity(capacity + capacity / 8);
         bytes.extend_from_slice(&encode_file_header(FileKind::Pack));
-        PackBuilder {
-            blob_type,
-            bytes,
-            entries: Vec::new(),
-        }
+        PackBuilder { blob_type, bytes, entries: Vec::new() }
     }
 
     /// Appends a sealed blob.
@@ -73,44 +69,25 @@ impl PackBuilder {
     /// Seals the header, then decodes it again before the pack leaves: an unreadable header
     /// would orphan every blob in the pack, and checking costs microseconds.
     pub(crate) fn finish(mut self, sealer: &Sealer) -> Result<SealedPack> {
-        let header = PackHeader {
-            entries: self.entries,
-        };
-        let body = header
-            .encode()
-            .map_err(|e| Error::invalid("pack header", e.to_string()))?;
+        let header = PackHeader { entries: self.entries };
+        let body = header.encode().map_err(|e| Error::invalid("pack header", e.to_string()))?;
         let header_offset = self.bytes.len();
-        sealer
-            .seal_pack_header(&body, &mut self.bytes)
-            .map_err(|e| Error::system("encryption", e))?;
-        let sealed_len =
-            u32::try_from(self.bytes.len() - header_offset).expect("headers are small");
+        sealer.seal_pack_header(&body, &mut self.bytes).map_err(|e| Error::system("encryption", e))?;
+        let sealed_len = u32::try_from(self.bytes.len() - header_offset).expect("headers are small");
         self.bytes.extend_from_slice(&encode_trailer(sealed_len));
         verify(sealer, &self.bytes, &header)?;
-        Ok(SealedPack {
-            id: PackId(content_hash(&self.bytes)),
-            bytes: self.bytes,
-            entries: header.entries,
-        })
+        Ok(SealedPack { id: PackId(content_hash(&self.bytes)), bytes: self.bytes, entries: header.entries })
     }
 }
 
 fn verify(sealer: &Sealer, bytes: &[u8], header: &PackHeader) -> Result<()> {
-    let broken = || {
-        Error::system(
-            "pack assembly",
-            std::io::Error::other("sealed pack header does not read back"),
-        )
-    };
+    let broken =
+        || Error::system("pack assembly", std::io::Error::other("sealed pack header does not read back"));
     let trailer = &bytes[bytes.len() - PACK_TRAILER_LEN..];
     let (offset, sealed_len) = decode_trailer(trailer, bytes.len() as u64).map_err(|_| broken())?;
     let start = usize::try_from(offset).map_err(|_| broken())?;
     let sealed = &bytes[start..start + sealed_len as usize];
     let body = sealer.open_pack_header(sealed).map_err(|_| broken())?;
     let decoded = PackHeader::decode(&body, offset).map_err(|_| broken())?;
-    if decoded == *header {
-        Ok(())
-    } else {
-        Err(broken())
-    }
+    if decoded == *header { Ok(()) } else { Err(broken()) }
 }

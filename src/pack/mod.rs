@@ -4,4 +4,4 @@ mod builder;
 mod reader;
 
 pub(crate) use builder::{PackBuilder, SealedPack};
-pub(crate) use reader::{read_blob, read_pack_header};
+pub(crate) use reader::{pack_read_error, read_blob, read_pack_header};

@@ -9,7 +9,7 @@ use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::index::Index;
 use crate::layout;
 use crate::repository::Repository;
-use crate::storage::StorageErrorKind;
+use crate::storage::{StorageError, StorageErrorKind};
 
 /// The plaintext of a blob, authenticated and checked against its id.
 pub(crate) fn read_blob(
@@ -19,45 +19,23 @@ pub(crate) fn read_blob(
     id: &ObjectId,
 ) -> Result<Vec<u8>> {
     let object = blob_object(blob_type);
-    let location = index
-        .get(blob_type, id)
-        .ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
-    let pack = index
-        .pack(location.pack)
-        .ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
+    let location = index.get(blob_type, id).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
+    let pack = index.pack(location.pack).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
     let path = layout::file_path(FileKind::Pack, &pack.id.0);
     let sealed = repo
         .storage()
-        .read_range(
-            &path,
-            u64::from(location.offset),
-            u64::from(location.sealed_len),
-        )
-        .map_err(|e| match e.kind {
-            StorageErrorKind::NotFound => {
-                Error::corrupt(ObjectKind::Pack, pack.id, Damage::Missing)
-            }
-            _ => e.into(),
-        })?;
+        .read_range(&path, u64::from(location.offset), u64::from(location.sealed_len))
+        .map_err(|e| pack_read_error(&pack.id, e))?;
     repo.sealer()
         .open_blob(blob_type, id, &sealed)
-        .map_err(|damage| {
-            Error::corrupt(
-                object,
-                format!("{} (in pack {})", id, pack.id.short()),
-                damage,
-            )
-        })
+        .map_err(|damage| Error::corrupt(object, format!("{} (in pack {})", id, pack.id.short()), damage))
 }
 
 /// The decoded header of a pack, read from its tail.
 pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHeader> {
     let path = layout::file_path(FileKind::Pack, &id.0);
     let storage = repo.storage();
-    let not_found = |e: crate::storage::StorageError| match e.kind {
-        StorageErrorKind::NotFound => Error::corrupt(ObjectKind::Pack, id, Damage::Missing),
-        _ => e.into(),
-    };
+    let not_found = |e| pack_read_error(id, e);
     let len = storage.len(&path).map_err(not_found)?;
     let format = |e| Error::from_format(ObjectKind::Pack, id, e);
     if len < PACK_TRAILER_LEN as u64 {
@@ -68,24 +46,25 @@ pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHea
         }));
     }
     let trailer = storage
-        .read_range(
-            &path,
-            len - PACK_TRAILER_LEN as u64,
-            PACK_TRAILER_LEN as u64,
-        )
+        .read_range(&path, len - PACK_TRAILER_LEN as u64, PACK_TRAILER_LEN as u64)
         .map_err(not_found)?;
     let (offset, sealed_len) = decode_trailer(&trailer, len).map_err(format)?;
-    let sealed = storage
-        .read_range(&path, offset, u64::from(sealed_len))
-        .map_err(not_found)?;
-    let body = repo
-        .sealer()
-        .open_pack_header(&sealed)
-        .map_err(|damage| match damage {
-            Damage::Format(e) => format(e),
-            other => Error::corrupt(ObjectKind::Pack, id, other),
-        })?;
+    let sealed = storage.read_range(&path, offset, u64::from(sealed_len)).map_err(not_found)?;
+    let body = repo.sealer().open_pack_header(&sealed).map_err(|damage| match damage {
+        Damage::Format(e) => format(e),
+        other => Error::corrupt(ObjectKind::Pack, id, other),
+    })?;
     PackHeader::decode(&body, offset).map_err(format)
+}
+
+/// A failed read of a pack: a missing or short pack is damage to the repository, anything
+/// else a storage failure.
+pub(crate) fn pack_read_error(pack: &PackId, error: StorageError) -> Error {
+    match error.kind {
+        StorageErrorKind::NotFound => Error::corrupt(ObjectKind::Pack, pack, Damage::Missing),
+        StorageErrorKind::OutOfRange => Error::corrupt(ObjectKind::Pack, pack, Damage::Truncated),
+        _ => error.into(),
+    }
 }
 
 fn blob_object(blob_type: BlobType) -> ObjectKind {

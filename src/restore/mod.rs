@@ -95,9 +95,7 @@ impl Repository {
             let meter = Meter::new(Phase::Verify);
             meter.add_total(plan.files.len() as u64, plan.bytes);
             meter.finish_totals();
-            outcome.verified = with_ticker(&meter, progress, || {
-                verify(self, &plan, &pool, &meter, cancel)
-            })?;
+            outcome.verified = with_ticker(&meter, progress, || verify(self, &plan, &pool, &meter, cancel))?;
         }
         Ok(outcome)
     }
@@ -145,23 +143,21 @@ impl Repository {
         written: &AtomicU64,
     ) -> Result<()> {
         let path = layout::file_path(FileKind::Pack, &read.pack.0);
-        let bytes = self.storage().read_range(&path, read.offset, read.len)?;
+        let bytes = self
+            .storage()
+            .read_range(&path, read.offset, read.len)
+            .map_err(|e| crate::pack::pack_read_error(&read.pack, e))?;
         for blob in &read.blobs {
             let sealed = bytes
                 .get(blob.offset_in_read..blob.offset_in_read + blob.sealed_len)
-                .ok_or_else(|| {
-                    Error::corrupt(crate::ObjectKind::Pack, read.pack, crate::Damage::Missing)
-                })?;
-            let raw = self
-                .sealer()
-                .open_blob(BlobType::Data, &blob.id.0, sealed)
-                .map_err(|damage| {
-                    Error::corrupt(
-                        crate::ObjectKind::DataBlob,
-                        format!("{} (in pack {})", blob.id, read.pack.short()),
-                        damage,
-                    )
-                })?;
+                .ok_or_else(|| Error::corrupt(crate::ObjectKind::Pack, read.pack, crate::Damage::Missing))?;
+            let raw = self.sealer().open_blob(BlobType::Data, &blob.id.0, sealed).map_err(|damage| {
+                Error::corrupt(
+                    crate::ObjectKind::DataBlob,
+                    format!("{} (in pack {})", blob.id, read.pack.short()),
+                    damage,
+                )
+            })?;
             for target in &blob.targets {
                 let file = &plan.files[target.file];
                 // Files start as holes of their full length: all-zero chunks need no write,
@@ -171,9 +167,7 @@ impl Repository {
                         .write(true)
                         .open(&file.temp)
                         .map_err(|e| target_error(&file.temp, e))?;
-                    handle
-                        .write_all_at(&raw, target.offset)
-                        .map_err(|e| target_error(&file.temp, e))?;
+                    handle.write_all_at(&raw, target.offset).map_err(|e| target_error(&file.temp, e))?;
                 }
                 written.fetch_add(raw.len() as u64, Ordering::Relaxed);
                 meter.add_done(0, raw.len() as u64);
@@ -195,9 +189,7 @@ fn create_file(file: &FilePlan, owner: Owner, meter: &Meter) -> Result<()> {
         .truncate(true)
         .open(&file.temp)
         .map_err(|e| target_error(&file.temp, e))?;
-    handle
-        .set_len(file.meta.size)
-        .map_err(|e| target_error(&file.temp, e))?;
+    handle.set_len(file.meta.size).map_err(|e| target_error(&file.temp, e))?;
     drop(handle);
     if file.chunks.is_empty() {
         finish_file(file, owner)?;
@@ -260,9 +252,7 @@ impl Owner {
     fn of(target: &Path) -> Result<Owner> {
         std::fs::create_dir_all(target).map_err(|e| target_error(target, e))?;
         let probe = tempfile_probe(target)?;
-        Ok(Owner {
-            is_root: probe == 0,
-        })
+        Ok(Owner { is_root: probe == 0 })
     }
 }
 
@@ -299,8 +289,7 @@ fn verify(
                 .par_iter()
                 .map(|file| {
                     cancel.check()?;
-                    let same =
-                        file_matches(repo, file, meter).map_err(|e| target_error(&file.path, e))?;
+                    let same = file_matches(repo, file, meter).map_err(|e| target_error(&file.path, e))?;
                     meter.add_done(1, 0);
                     Ok((!same).then(|| file.path.clone()))
                 })
@@ -311,10 +300,7 @@ fn verify(
         .collect();
     match mismatches.first() {
         None => Ok(plan.files.len() as u64),
-        Some(first) => Err(Error::VerifyFailed {
-            count: mismatches.len(),
-            first: first.clone(),
-        }),
+        Some(first) => Err(Error::VerifyFailed { count: mismatches.len(), first: first.clone() }),
     }
 }
 
@@ -338,8 +324,5 @@ fn file_matches(repo: &Repository, file: &FilePlan, meter: &Meter) -> std::io::R
 }
 
 fn target_error(path: &Path, source: std::io::Error) -> Error {
-    Error::TargetUnwritable {
-        path: path.to_path_buf(),
-        source,
-    }
+    Error::TargetUnwritable { path: path.to_path_buf(), source }
 }

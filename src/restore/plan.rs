@@ -87,12 +87,7 @@ pub(crate) fn build(
     include: &PathFilter,
 ) -> Result<Plan> {
     let mut plan = Plan::default();
-    let mut walk = Walk {
-        repo,
-        index,
-        include,
-        plan: &mut plan,
-    };
+    let mut walk = Walk { repo, index, include, plan: &mut plan };
     walk.dir(root, target, Path::new("/"), include.is_empty())?;
     Ok(plan)
 }
@@ -106,13 +101,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     /// Adds the selected contents of tree `id`; returns whether anything was selected.
-    fn dir(
-        &mut self,
-        id: &TreeId,
-        dest: &Path,
-        snapshot_path: &Path,
-        selected: bool,
-    ) -> Result<bool> {
+    fn dir(&mut self, id: &TreeId, dest: &Path, snapshot_path: &Path, selected: bool) -> Result<bool> {
         let tree = load_tree(self.repo, self.index, id)?;
         let mut any = false;
         for node in tree.nodes {
@@ -123,10 +112,7 @@ impl Walk<'_> {
             match node.kind {
                 NodeKind::Dir { subtree } => {
                     let position = self.plan.dirs.len();
-                    self.plan.dirs.push(DirPlan {
-                        path: path.clone(),
-                        meta: node.meta,
-                    });
+                    self.plan.dirs.push(DirPlan { path: path.clone(), meta: node.meta });
                     if self.dir(&subtree, &path, &inner, chosen)? || chosen {
                         any = true;
                     } else {
@@ -146,11 +132,7 @@ impl Walk<'_> {
                     any = true;
                 }
                 NodeKind::Symlink { target } if chosen => {
-                    self.plan.links.push(LinkPlan {
-                        path,
-                        target,
-                        meta: node.meta,
-                    });
+                    self.plan.links.push(LinkPlan { path, target, meta: node.meta });
                     any = true;
                 }
                 _ => {}
@@ -167,10 +149,7 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
     for (number, file) in plan.files.iter().enumerate() {
         let mut offset = 0u64;
         for chunk in &file.chunks {
-            targets.entry(chunk.id).or_default().push(Target {
-                file: number,
-                offset,
-            });
+            targets.entry(chunk.id).or_default().push(Target { file: number, offset });
             offset += u64::from(chunk.raw_len);
         }
     }
@@ -183,13 +162,7 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
             .pack(location.pack)
             .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?
             .id;
-        located.push((
-            pack,
-            u64::from(location.offset),
-            u64::from(location.sealed_len),
-            id,
-            targets,
-        ));
+        located.push((pack, u64::from(location.offset), u64::from(location.sealed_len), id, targets));
     }
     located.sort_unstable_by_key(|a| (a.0, a.1));
     let mut reads: Vec<PackRead> = Vec::new();
@@ -203,16 +176,9 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
                 && end - read.offset <= MAX_READ
         });
         if !extend {
-            reads.push(PackRead {
-                pack,
-                offset,
-                len: 0,
-                blobs: Vec::new(),
-            });
+            reads.push(PackRead { pack, offset, len: 0, blobs: Vec::new() });
         }
-        let read = reads
-            .last_mut()
-            .expect("a read was pushed above when none could be extended");
+        let read = reads.last_mut().expect("a read was pushed above when none could be extended");
         read.len = end - read.offset;
         read.blobs.push(BlobRead {
             id,

@@ -17,6 +17,8 @@ pub enum StorageErrorKind {
     PermissionDenied,
     /// The storage has no room left.
     StorageFull,
+    /// A read asked for bytes past the end of the object: it is shorter than expected.
+    OutOfRange,
     /// Anything else: I/O errors, network errors, misbehaving services.
     Other,
 }
@@ -46,9 +48,7 @@ impl StorageError {
 
     fn hint(&self) -> &'static str {
         match self.kind {
-            StorageErrorKind::StorageFull => {
-                "; free space on the storage, then run the command again"
-            }
+            StorageErrorKind::StorageFull => "; free space on the storage, then run the command again",
             StorageErrorKind::PermissionDenied => "; check the repository's permissions",
             _ => "",
         }
@@ -94,7 +94,5 @@ pub trait Storage: Send + Sync {
 /// directory path (optionally prefixed `local:`).
 pub fn open_location(location: &str) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
     let path = location.strip_prefix("local:").unwrap_or(location);
-    Ok(std::sync::Arc::new(OpendalStorage::local(
-        std::path::Path::new(path),
-    )?))
+    Ok(std::sync::Arc::new(OpendalStorage::local(std::path::Path::new(path))?))
 }

@@ -30,9 +30,8 @@ impl OpendalStorage {
         let root = std::path::absolute(root).map_err(|e| setup_error(root, &e.to_string()))?;
         let location = root.display().to_string();
         let temp_dir = root.join(TEMP_DIR);
-        let builder = services::Fs::default()
-            .root(&location)
-            .atomic_write_dir(&temp_dir.display().to_string());
+        let builder =
+            services::Fs::default().root(&location).atomic_write_dir(&temp_dir.display().to_string());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cairn-storage")
@@ -41,16 +40,10 @@ impl OpendalStorage {
             .map_err(|e| setup_error(&root, &e.to_string()))?;
         let op = {
             let _guard = runtime.enter();
-            let op =
-                opendal::Operator::new(builder).map_err(|e| setup_error(&root, &e.to_string()))?;
+            let op = opendal::Operator::new(builder).map_err(|e| setup_error(&root, &e.to_string()))?;
             blocking::Operator::new(op).map_err(|e| setup_error(&root, &e.to_string()))?
         };
-        Ok(OpendalStorage {
-            op,
-            _runtime: runtime,
-            location,
-            local_root: Some(root),
-        })
+        Ok(OpendalStorage { op, _runtime: runtime, location, local_root: Some(root) })
     }
 
     fn error(&self, operation: &'static str, path: &str, err: &opendal::Error) -> StorageError {
@@ -72,15 +65,13 @@ impl OpendalStorage {
             Some(parent) => root.join(parent),
             None => root.clone(),
         };
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| StorageError {
-                kind: io_kind(&e),
-                operation: "write",
-                location: self.location.clone(),
-                path: path.to_string(),
-                message: format!("fsync of its directory failed: {e}"),
-            })
+        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| StorageError {
+            kind: io_kind(&e),
+            operation: "write",
+            location: self.location.clone(),
+            path: path.to_string(),
+            message: format!("fsync of its directory failed: {e}"),
+        })
     }
 }
 
@@ -100,21 +91,13 @@ impl Storage for OpendalStorage {
     }
 
     fn create(&self, path: &str, bytes: &[u8]) -> Result<(), StorageError> {
-        let options = opendal::options::WriteOptions {
-            if_not_exists: true,
-            ..Default::default()
-        };
-        self.op
-            .write_options(path, bytes.to_vec(), options)
-            .map_err(|e| self.error("write", path, &e))?;
+        let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
+        self.op.write_options(path, bytes.to_vec(), options).map_err(|e| self.error("write", path, &e))?;
         self.sync_parent_dir(path)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
-        let buffer = self
-            .op
-            .read(path)
-            .map_err(|e| self.error("read", path, &e))?;
+        let buffer = self.op.read(path).map_err(|e| self.error("read", path, &e))?;
         Ok(buffer.to_vec())
     }
 
@@ -126,44 +109,28 @@ impl Storage for OpendalStorage {
             path: path.to_string(),
             message: "range overflows".into(),
         })?;
-        let options = opendal::options::ReadOptions {
-            range: (offset..end).into(),
-            ..Default::default()
-        };
-        let bytes = self
-            .op
-            .read_options(path, options)
-            .map_err(|e| self.error("read", path, &e))?
-            .to_vec();
+        let options = opendal::options::ReadOptions { range: (offset..end).into(), ..Default::default() };
+        let bytes = self.op.read_options(path, options).map_err(|e| self.error("read", path, &e))?.to_vec();
         if bytes.len() as u64 != len {
             return Err(StorageError {
-                kind: StorageErrorKind::Other,
+                kind: StorageErrorKind::OutOfRange,
                 operation: "read",
                 location: self.location.clone(),
                 path: path.to_string(),
-                message: format!(
-                    "short read: wanted {len} bytes at {offset}, got {}",
-                    bytes.len()
-                ),
+                message: format!("short read: wanted {len} bytes at {offset}, got {}", bytes.len()),
             });
         }
         Ok(bytes)
     }
 
     fn len(&self, path: &str) -> Result<u64, StorageError> {
-        let meta = self
-            .op
-            .stat(path)
-            .map_err(|e| self.error("stat", path, &e))?;
+        let meta = self.op.stat(path).map_err(|e| self.error("stat", path, &e))?;
         Ok(meta.content_length())
     }
 
     fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
         let dir = format!("{}/", dir.trim_end_matches('/'));
-        let options = opendal::options::ListOptions {
-            recursive: true,
-            ..Default::default()
-        };
+        let options = opendal::options::ListOptions { recursive: true, ..Default::default() };
         let entries = match self.op.list_options(&dir, options) {
             Ok(entries) => entries,
             Err(e) if e.kind() == DalKind::NotFound => return Ok(Vec::new()),
@@ -191,6 +158,7 @@ fn classify(err: &opendal::Error) -> StorageErrorKind {
         DalKind::NotFound => StorageErrorKind::NotFound,
         DalKind::AlreadyExists | DalKind::ConditionNotMatch => StorageErrorKind::AlreadyExists,
         DalKind::PermissionDenied => StorageErrorKind::PermissionDenied,
+        DalKind::RangeNotSatisfied => StorageErrorKind::OutOfRange,
         _ => source_io_kind(err).unwrap_or(StorageErrorKind::Other),
     }
 }
@@ -209,9 +177,7 @@ fn source_io_kind(err: &opendal::Error) -> Option<StorageErrorKind> {
 
 fn io_kind(err: &std::io::Error) -> StorageErrorKind {
     match err.kind() {
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
-            StorageErrorKind::StorageFull
-        }
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => StorageErrorKind::StorageFull,
         std::io::ErrorKind::PermissionDenied => StorageErrorKind::PermissionDenied,
         std::io::ErrorKind::NotFound => StorageErrorKind::NotFound,
         _ => StorageErrorKind::Other,

@@ -1,0 +1,11 @@
+//! cairn's integration tests: one binary, a module per failure class, real files in real
+//! temporary directories, and the real `cairn` binary for the command line.
+
+mod harness;
+
+mod backup;
+mod cancel;
+mod cli;
+mod corruption;
+mod roundtrip;
+mod sources;
