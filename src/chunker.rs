@@ -65,13 +65,13 @@ impl Chunker {
     }
 
     /// Chunks of a byte stream, in order.
-    pub(crate) fn chunks<R: Read>(&self, reader: R) -> Chunks<'_, R> {
+    pub fn chunks<R: Read>(&self, reader: R) -> Chunks<'_, R> {
         Chunks { chunker: self, reader, buf: Vec::with_capacity(2 * self.max_len), start: 0, eof: false }
     }
 }
 
 /// Iterator over the chunks of a stream; holds at most two maximum-size chunks of input.
-pub(crate) struct Chunks<'a, R> {
+pub struct Chunks<'a, R> {
     chunker: &'a Chunker,
     reader: R,
     buf: Vec<u8>,

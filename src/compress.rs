@@ -38,7 +38,14 @@ pub(crate) fn decompress(codec: Codec, body: &[u8], raw_len: u32) -> Result<Vec<
     let raw_len = usize::try_from(raw_len).map_err(|_| DecompressError)?;
     let raw = match codec {
         Codec::None => body.to_vec(),
-        Codec::Zstd => zstd::bulk::decompress(body, raw_len).map_err(|_| DecompressError)?,
+        Codec::Zstd => {
+            // Exactly one frame (SPEC §5.3): the decoder would otherwise accept several.
+            let frame_len = zstd::zstd_safe::find_frame_compressed_size(body).map_err(|_| DecompressError)?;
+            if frame_len != body.len() {
+                return Err(DecompressError);
+            }
+            zstd::bulk::decompress(body, raw_len).map_err(|_| DecompressError)?
+        }
     };
     if raw.len() == raw_len { Ok(raw) } else { Err(DecompressError) }
 }
@@ -60,6 +67,14 @@ mod tests {
         let mut raw = vec![0u8; 4096];
         crate::crypto::random_bytes(&mut raw).unwrap();
         assert!(compress(3, &raw).is_none());
+    }
+
+    #[test]
+    fn two_concatenated_frames_are_rejected() {
+        let raw = vec![7u8; 10_000];
+        let body = compress(3, &raw).unwrap();
+        let twice = [body.clone(), body].concat();
+        assert!(decompress(Codec::Zstd, &twice, 20_000).is_err());
     }
 
     /// A frame that claims more than `raw_len` must fail, not allocate what it claims.

@@ -145,7 +145,18 @@ impl Read for ContentReader<'_> {
             let Some(chunk) = self.chunks.get(self.next) else {
                 return Ok(0);
             };
-            match read_blob(self.repo, self.index, BlobType::Data, &chunk.id.0) {
+            let blob = read_blob(self.repo, self.index, BlobType::Data, &chunk.id.0).and_then(|bytes| {
+                if bytes.len() == chunk.raw_len as usize {
+                    Ok(bytes)
+                } else {
+                    Err(Error::corrupt(
+                        crate::ObjectKind::DataBlob,
+                        chunk.id,
+                        crate::Damage::Format(crate::restore::length_mismatch()),
+                    ))
+                }
+            });
+            match blob {
                 Ok(bytes) => {
                     self.buffer = bytes;
                     self.position = 0;

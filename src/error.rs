@@ -58,6 +58,9 @@ pub enum Damage {
     /// The object is shorter than the index or its own header says.
     #[error("it is truncated")]
     Truncated,
+    /// The object is larger than any valid object of its kind.
+    #[error("it is larger than any valid object of its kind")]
+    TooLarge,
 }
 
 /// The category of an [`Error`], for callers that branch on it.

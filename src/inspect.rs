@@ -10,9 +10,9 @@ use cairn_format::tree::{Node, NodeKind};
 
 use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::index::Index;
-use crate::layout;
 use crate::pack::read_pack_header;
 use crate::repository::{Repository, object_kind};
+use crate::seal::SealedFile;
 use crate::snapshot::{SnapshotInfo, resolve_prefix};
 use crate::tree::{components, find_node, load_tree};
 
@@ -81,7 +81,7 @@ impl Repository {
     /// The key slot whose id starts with `prefix`.
     pub fn key_slot(&self, prefix: &str) -> Result<(KeyId, KeySlot)> {
         let id = self.resolve(FileKind::Key, prefix)?;
-        let bytes = self.storage().read(&layout::file_path(FileKind::Key, &id))?;
+        let bytes = crate::key_slot::read_slot_file(self.storage(), &id)?;
         if crate::crypto::content_hash(&bytes) != id {
             return Err(Error::corrupt(ObjectKind::Key, id, Damage::Checksum));
         }
@@ -92,7 +92,7 @@ impl Repository {
     /// The decoded index file whose id starts with `prefix`.
     pub fn index_file(&self, prefix: &str) -> Result<(IndexId, IndexFile)> {
         let id = self.resolve(FileKind::Index, prefix)?;
-        let body = self.read_file(FileKind::Index, &id)?;
+        let body = self.read_file(SealedFile::Index, &id)?;
         let file = IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
         Ok((IndexId(id), file))
     }

@@ -43,6 +43,28 @@ pub mod storage;
 mod tree;
 
 pub use archive::{BackupOptions, BackupOutcome, ParentChoice};
+
+/// Building blocks exposed for cairn's own benchmarks; not a stable API.
+#[doc(hidden)]
+pub mod internals {
+    use cairn_format::config::ChunkerParams;
+    use cairn_format::id::ObjectId;
+
+    pub use crate::chunker::Chunker;
+    pub use crate::seal::Sealer;
+
+    /// The chunker a repository with this master key and these parameters uses.
+    #[must_use]
+    pub fn chunker(master: &crate::MasterKey, params: ChunkerParams) -> Chunker {
+        Chunker::new(&master.subkeys().chunker, params)
+    }
+
+    /// The sealer of a repository with this master key, id and zstd level.
+    #[must_use]
+    pub fn sealer(master: &crate::MasterKey, repo_id: ObjectId, level: u8) -> Sealer {
+        Sealer::new(master.subkeys(), repo_id, level)
+    }
+}
 pub use cairn_format as format;
 pub use crypto::{KdfParams, MasterKey, Password};
 pub use diff::{Change, DiffEntry, DiffStats};

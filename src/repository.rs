@@ -13,8 +13,11 @@ use crate::crypto::{KdfParams, MasterKey, Password, content_hash, random_bytes};
 use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::key_slot;
 use crate::layout::{self, CONFIG_PATH};
-use crate::seal::Sealer;
+use crate::seal::{SealedFile, Sealer};
 use crate::storage::{Storage, StorageErrorKind};
+
+/// No valid config is larger.
+const MAX_CONFIG_LEN: u64 = 1024;
 
 /// Settings of a new repository. The defaults suit app data on phones and desktops.
 #[derive(Clone, Debug)]
@@ -100,10 +103,13 @@ impl Repository {
 
     /// Opens an existing repository.
     pub fn open(storage: Arc<dyn Storage>, credentials: &Credentials) -> Result<Repository> {
-        let bytes = match storage.read(CONFIG_PATH) {
+        let bytes = match storage.read(CONFIG_PATH, MAX_CONFIG_LEN) {
             Ok(bytes) => bytes,
             Err(e) if e.kind == StorageErrorKind::NotFound => {
                 return Err(Error::NoRepository { location: storage.location().to_string() });
+            }
+            Err(e) if e.kind == StorageErrorKind::TooLarge => {
+                return Err(Error::corrupt(ObjectKind::Config, CONFIG_PATH, Damage::TooLarge));
             }
             Err(e) => return Err(e.into()),
         };
@@ -162,10 +168,10 @@ impl Repository {
 
     /// Seals `body` as a file of `kind`, stores it under the hash of its bytes and returns
     /// that id and the file's length. Storing the same bytes twice is harmless.
-    pub(crate) fn write_file(&self, kind: FileKind, body: &[u8]) -> Result<(ObjectId, u64)> {
+    pub(crate) fn write_file(&self, kind: SealedFile, body: &[u8]) -> Result<(ObjectId, u64)> {
         let bytes = self.sealer.seal_file(kind, body).map_err(|e| Error::system("encryption", e))?;
         let id = content_hash(&bytes);
-        match self.storage.create(&layout::file_path(kind, &id), &bytes) {
+        match self.storage.create(&layout::file_path(kind.file_kind(), &id), &bytes) {
             Ok(()) => {}
             Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
@@ -175,12 +181,16 @@ impl Repository {
 
     /// Reads the file of `kind` named `id`, checks its bytes against its name, and returns
     /// the decrypted payload body.
-    pub(crate) fn read_file(&self, kind: FileKind, id: &ObjectId) -> Result<Vec<u8>> {
-        let object = object_kind(kind);
-        let bytes = self.storage.read(&layout::file_path(kind, id)).map_err(|e| match e.kind {
-            StorageErrorKind::NotFound => Error::corrupt(object, id, Damage::Missing),
-            _ => e.into(),
-        })?;
+    pub(crate) fn read_file(&self, kind: SealedFile, id: &ObjectId) -> Result<Vec<u8>> {
+        let object = object_kind(kind.file_kind());
+        let bytes = self
+            .storage
+            .read(&layout::file_path(kind.file_kind(), id), kind.max_file_len())
+            .map_err(|e| match e.kind {
+                StorageErrorKind::NotFound => Error::corrupt(object, id, Damage::Missing),
+                StorageErrorKind::TooLarge => Error::corrupt(object, id, Damage::TooLarge),
+                _ => e.into(),
+            })?;
         if content_hash(&bytes) != *id {
             return Err(Error::corrupt(object, id, Damage::Checksum));
         }

@@ -2,7 +2,10 @@
 //! right AAD, and — on the way back — authentication, bounded decompression and the keyed-id
 //! check, so every blob handed to a caller is exactly what was stored under its id.
 
-use cairn_format::envelope::{BlobType, Codec, ObjectType, aad, decode_payload, encode_payload_header};
+use cairn_format::envelope::{
+    BlobType, Codec, ObjectType, PAYLOAD_HEADER_LEN, SEAL_OVERHEAD, aad, decode_payload,
+    encode_payload_header,
+};
 use cairn_format::header::{FILE_HEADER_LEN, FileKind, encode_file_header};
 use cairn_format::id::{ChunkId, ObjectId, TreeId};
 use cairn_format::wire::Reader;
@@ -14,7 +17,7 @@ use crate::error::Damage;
 use cairn_format::config::ChunkerParams;
 
 /// The secrets and settings needed to seal and open objects of one repository.
-pub(crate) struct Sealer {
+pub struct Sealer {
     keys: SubKeys,
     repo_id: ObjectId,
     level: u8,
@@ -26,7 +29,8 @@ impl Sealer {
     }
 
     /// The id of a chunk: keyed BLAKE3 of its plaintext (SPEC §5.1).
-    pub(crate) fn chunk_id(&self, data: &[u8]) -> ChunkId {
+    #[must_use]
+    pub fn chunk_id(&self, data: &[u8]) -> ChunkId {
         ChunkId(self.keys.chunk_id.keyed_hash(data))
     }
 
@@ -46,12 +50,7 @@ impl Sealer {
     }
 
     /// Seals a blob: compressed when that helps, encrypted with its type and id in the AAD.
-    pub(crate) fn seal_blob(
-        &self,
-        blob_type: BlobType,
-        id: &ObjectId,
-        raw: &[u8],
-    ) -> std::io::Result<Vec<u8>> {
+    pub fn seal_blob(&self, blob_type: BlobType, id: &ObjectId, raw: &[u8]) -> std::io::Result<Vec<u8>> {
         let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
         let mut out = Vec::with_capacity(raw.len() + 64);
         seal_payload(&self.keys.blob, &aad, self.level, raw, &mut out)?;
@@ -59,12 +58,7 @@ impl Sealer {
     }
 
     /// Opens a sealed blob and checks that its plaintext hashes to `id`.
-    pub(crate) fn open_blob(
-        &self,
-        blob_type: BlobType,
-        id: &ObjectId,
-        sealed: &[u8],
-    ) -> Result<Vec<u8>, Damage> {
+    pub fn open_blob(&self, blob_type: BlobType, id: &ObjectId, sealed: &[u8]) -> Result<Vec<u8>, Damage> {
         let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
         let raw = open_payload(&self.keys.blob, &aad, sealed, blob_type.max_raw_len())?;
         if self.keys.chunk_id.keyed_hash(&raw) != *id {
@@ -73,22 +67,26 @@ impl Sealer {
         Ok(raw)
     }
 
-    /// Seals a pack header body (SPEC §7).
+    /// Seals a pack header body (SPEC §7.2); the pack's file header is its AAD prefix.
     pub(crate) fn seal_pack_header(&self, body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-        let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, &[]);
+        let prefix = encode_file_header(FileKind::Pack);
+        let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, &prefix);
         seal_payload(&self.keys.metadata, &aad, 0, body, out)
     }
 
-    /// Opens a sealed pack header.
-    pub(crate) fn open_pack_header(&self, sealed: &[u8]) -> Result<Vec<u8>, Damage> {
-        let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, &[]);
+    /// Opens a sealed pack header, given the pack's first [`FILE_HEADER_LEN`] bytes, which
+    /// must be a pack file header of a version this reader knows.
+    pub(crate) fn open_pack_header(&self, file_header: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Damage> {
+        cairn_format::header::decode_file_header(&mut Reader::new(file_header), FileKind::Pack)
+            .map_err(Damage::Format)?;
+        let aad = aad(ObjectType::PackHeader, &self.repo_id, &ObjectId::ZERO, file_header);
         open_payload(&self.keys.metadata, &aad, sealed, cairn_format::limits::MAX_PACK_HEADER_LEN)
     }
 
     /// A whole index or snapshot file: header, then the sealed payload (SPEC §8, §10).
-    pub(crate) fn seal_file(&self, kind: FileKind, body: &[u8]) -> std::io::Result<Vec<u8>> {
-        let header = encode_file_header(kind);
-        let aad = aad(file_object_type(kind), &self.repo_id, &ObjectId::ZERO, &header);
+    pub(crate) fn seal_file(&self, kind: SealedFile, body: &[u8]) -> std::io::Result<Vec<u8>> {
+        let header = encode_file_header(kind.file_kind());
+        let aad = aad(kind.object_type(), &self.repo_id, &ObjectId::ZERO, &header);
         let mut out = Vec::with_capacity(body.len() / 2 + 64);
         out.extend_from_slice(&header);
         seal_payload(&self.keys.metadata, &aad, self.level, body, &mut out)?;
@@ -96,29 +94,48 @@ impl Sealer {
     }
 
     /// Opens a file made by [`Sealer::seal_file`], returning the payload body.
-    pub(crate) fn open_file(&self, kind: FileKind, bytes: &[u8]) -> Result<Vec<u8>, Damage> {
+    pub(crate) fn open_file(&self, kind: SealedFile, bytes: &[u8]) -> Result<Vec<u8>, Damage> {
         let mut reader = Reader::new(bytes);
-        cairn_format::header::decode_file_header(&mut reader, kind).map_err(Damage::Format)?;
+        cairn_format::header::decode_file_header(&mut reader, kind.file_kind()).map_err(Damage::Format)?;
         let (header, sealed) = bytes.split_at(FILE_HEADER_LEN);
-        let aad = aad(file_object_type(kind), &self.repo_id, &ObjectId::ZERO, header);
-        open_payload(&self.keys.metadata, &aad, sealed, max_file_payload(kind))
+        let aad = aad(kind.object_type(), &self.repo_id, &ObjectId::ZERO, header);
+        open_payload(&self.keys.metadata, &aad, sealed, kind.max_payload_len())
     }
 }
 
-fn file_object_type(kind: FileKind) -> ObjectType {
-    match kind {
-        FileKind::Index => ObjectType::Index,
-        FileKind::Snapshot => ObjectType::Snapshot,
-        FileKind::Pack => ObjectType::PackHeader,
-        FileKind::Key => ObjectType::KeySlot,
-        FileKind::Config => unreachable!("the config is MACed, not sealed"),
-    }
+/// The kinds of file that are one sealed payload after their header (SPEC §8, §10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SealedFile {
+    Index,
+    Snapshot,
 }
 
-fn max_file_payload(kind: FileKind) -> u32 {
-    match kind {
-        FileKind::Snapshot => cairn_format::limits::MAX_SNAPSHOT_LEN,
-        _ => cairn_format::limits::MAX_INDEX_LEN,
+impl SealedFile {
+    pub(crate) fn file_kind(self) -> FileKind {
+        match self {
+            SealedFile::Index => FileKind::Index,
+            SealedFile::Snapshot => FileKind::Snapshot,
+        }
+    }
+
+    fn object_type(self) -> ObjectType {
+        match self {
+            SealedFile::Index => ObjectType::Index,
+            SealedFile::Snapshot => ObjectType::Snapshot,
+        }
+    }
+
+    fn max_payload_len(self) -> u32 {
+        match self {
+            SealedFile::Index => cairn_format::limits::MAX_INDEX_LEN,
+            SealedFile::Snapshot => cairn_format::limits::MAX_SNAPSHOT_LEN,
+        }
+    }
+
+    /// The longest valid file: header, sealed-box overhead, payload header, largest payload
+    /// (stored uncompressed when compression does not help, so never longer).
+    pub(crate) fn max_file_len(self) -> u64 {
+        (FILE_HEADER_LEN + SEAL_OVERHEAD + PAYLOAD_HEADER_LEN) as u64 + u64::from(self.max_payload_len())
     }
 }
 
@@ -181,8 +198,8 @@ mod tests {
     #[test]
     fn file_cannot_be_read_as_another_kind() {
         let s = sealer(1);
-        let bytes = s.seal_file(FileKind::Snapshot, b"body").unwrap();
-        assert_eq!(s.open_file(FileKind::Snapshot, &bytes).unwrap(), b"body");
-        assert!(s.open_file(FileKind::Index, &bytes).is_err());
+        let bytes = s.seal_file(SealedFile::Snapshot, b"body").unwrap();
+        assert_eq!(s.open_file(SealedFile::Snapshot, &bytes).unwrap(), b"body");
+        assert!(s.open_file(SealedFile::Index, &bytes).is_err());
     }
 }

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, ObjectKind, Result};
 use crate::repository::Repository;
+use crate::seal::SealedFile;
 
 /// A snapshot and its id.
 #[derive(Clone, Debug)]
@@ -48,7 +49,7 @@ impl Repository {
 
     /// Reads one snapshot.
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        let body = self.read_file(FileKind::Snapshot, &id.0)?;
+        let body = self.read_file(SealedFile::Snapshot, &id.0)?;
         Snapshot::decode(&body).map_err(|e| Error::from_format(ObjectKind::Snapshot, id, e))
     }
 
@@ -72,7 +73,7 @@ impl Repository {
     /// Encrypts and stores a snapshot; the backup's commit point.
     pub(crate) fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
         let body = snapshot.encode().map_err(|e| Error::invalid("snapshot", e.to_string()))?;
-        let (id, _) = self.write_file(FileKind::Snapshot, &body)?;
+        let (id, _) = self.write_file(SealedFile::Snapshot, &body)?;
         Ok(SnapshotId(id))
     }
 }

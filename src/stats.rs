@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::error::{Error, ObjectKind, Result};
 use crate::index::Index;
 use crate::repository::Repository;
+use crate::seal::SealedFile;
 use crate::snapshot::SnapshotInfo;
 use crate::tree::load_tree;
 
@@ -95,7 +96,7 @@ impl Repository {
         let files: Vec<(cairn_format::id::IndexId, IndexFile)> = ids
             .par_iter()
             .map(|id| {
-                let body = self.read_file(FileKind::Index, id)?;
+                let body = self.read_file(SealedFile::Index, id)?;
                 let file =
                     IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
                 Ok((cairn_format::id::IndexId(*id), file))

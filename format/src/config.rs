@@ -4,6 +4,7 @@
 use crate::FormatError;
 use crate::header::{FileKind, decode_file_header, encode_file_header};
 use crate::id::ObjectId;
+use crate::limits::{CHUNK_AVG_LEN_RANGE, CHUNK_MAX_LEN_RANGE, CHUNK_MIN_LEN_RANGE};
 use crate::wire::{Reader, Writer, check_range};
 
 /// Length of the MAC that ends the config.
@@ -24,9 +25,12 @@ pub struct ChunkerParams {
 impl ChunkerParams {
     /// Checks the SPEC §6 constraints.
     pub fn validate(&self) -> Result<(), FormatError> {
-        check_range("config.chunker.min_len", u64::from(self.min_len), 64, 1 << 20)?;
-        check_range("config.chunker.avg_len", u64::from(self.avg_len), 256, 4 << 20)?;
-        check_range("config.chunker.max_len", u64::from(self.max_len), 1024, 16 << 20)?;
+        let in_range = |field, value: u32, (min, max): (u32, u32)| {
+            check_range(field, u64::from(value), u64::from(min), u64::from(max))
+        };
+        in_range("config.chunker.min_len", self.min_len, CHUNK_MIN_LEN_RANGE)?;
+        in_range("config.chunker.avg_len", self.avg_len, CHUNK_AVG_LEN_RANGE)?;
+        in_range("config.chunker.max_len", self.max_len, CHUNK_MAX_LEN_RANGE)?;
         if !self.avg_len.is_power_of_two() {
             return Err(invalid("config.chunker.avg_len", "not a power of two"));
         }

@@ -127,7 +127,7 @@ macro_rules! typed_id {
 }
 
 typed_id!(
-    /// Keyed BLAKE3 of a chunk's plaintext (SPEC §5.1); names a data blob.
+    /// Keyed BLAKE3 of a chunk's plaintext (SPEC §2.3, §5.4); names a data blob.
     ChunkId
 );
 typed_id!(

@@ -3,9 +3,10 @@
 //! it supersedes, which readers then ignore.
 
 use crate::FormatError;
+use crate::header::FILE_HEADER_LEN;
 use crate::id::{ID_LEN, IndexId, ObjectId, PackId};
 use crate::limits::{MAX_INDEX_PACKS, MAX_PACK_ENTRIES, MAX_PACK_LEN, MAX_SUPERSEDED};
-use crate::pack::{PACK_ENTRY_LEN, PackEntry};
+use crate::pack::{MIN_PACK_LEN, PACK_ENTRY_LEN, PackEntry};
 use crate::wire::{Reader, Writer, check_range};
 
 /// One pack as an index file describes it.
@@ -76,20 +77,31 @@ impl IndexFile {
 fn decode_pack(r: &mut Reader<'_>) -> Result<IndexPack, FormatError> {
     let id = PackId(ObjectId(r.array("index.pack.id")?));
     let pack_len = r.u32("index.pack.len")?;
-    check_range("index.pack.len", u64::from(pack_len), 16, MAX_PACK_LEN)?;
+    check_range("index.pack.len", u64::from(pack_len), MIN_PACK_LEN, MAX_PACK_LEN)?;
     let count = r.count_u32("index.pack.blob_count", MAX_PACK_ENTRIES, PACK_ENTRY_LEN)?;
-    let mut blobs = Vec::with_capacity(count);
+    if count == 0 {
+        return Err(invalid("index.pack.blob_count", "a pack holds at least one blob"));
+    }
+    let mut blobs: Vec<PackEntry> = Vec::with_capacity(count);
     for _ in 0..count {
         let blob = PackEntry::decode(r, "index.pack.blob")?;
+        let previous_end = blobs.last().map_or(FILE_HEADER_LEN as u64, PackEntry::end);
+        if u64::from(blob.offset) < previous_end {
+            return Err(invalid("index.pack.blob.offset", "blobs overlap or are out of order"));
+        }
         if blob.end() > u64::from(pack_len) {
-            return Err(FormatError::InvalidValue {
-                field: "index.pack.blob",
-                reason: "blob extends past the end of its pack",
-            });
+            return Err(invalid("index.pack.blob", "blob extends past the end of its pack"));
+        }
+        if blobs.first().is_some_and(|first| first.blob_type != blob.blob_type) {
+            return Err(invalid("index.pack.blob.type", "a pack holds blobs of one type"));
         }
         blobs.push(blob);
     }
     Ok(IndexPack { id, pack_len, blobs })
+}
+
+fn invalid(field: &'static str, reason: &'static str) -> FormatError {
+    FormatError::InvalidValue { field, reason }
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
-//! Every maximum a decoder enforces. SPEC.md §3 lists the same numbers; change both together.
+//! Every maximum a decoder enforces. SPEC.md §3.2 lists the same numbers; change both together.
 
-/// Largest plaintext chunk a repository may be configured to produce (SPEC §6).
+/// Range of a config's `chunker.min_len` (SPEC §6.1).
+pub const CHUNK_MIN_LEN_RANGE: (u32, u32) = (64, 1 << 20);
+/// Range of a config's `chunker.avg_len` (SPEC §6.1).
+pub const CHUNK_AVG_LEN_RANGE: (u32, u32) = (256, 4 << 20);
+/// Range of a config's `chunker.max_len` (SPEC §6.1).
+pub const CHUNK_MAX_LEN_RANGE: (u32, u32) = (1024, MAX_CHUNK_LEN);
+/// Largest plaintext chunk a repository may be configured to produce (SPEC §6.1).
 pub const MAX_CHUNK_LEN: u32 = 16 << 20;
-/// Smallest configurable minimum chunk size (SPEC §6).
-pub const MIN_CHUNK_LEN: u32 = 64;
 /// Largest raw (uncompressed) payload of a tree blob (SPEC §9).
 pub const MAX_TREE_LEN: u32 = 256 << 20;
-/// Largest raw payload of any blob: the larger of chunk and tree limits (SPEC §5).
-pub const MAX_BLOB_RAW_LEN: u32 = MAX_TREE_LEN;
 /// Largest pack file (SPEC §7). Offsets in packs and indexes are `u32`.
 pub const MAX_PACK_LEN: u64 = 1 << 30;
 /// Most blobs a pack header may list (SPEC §7).
@@ -24,7 +26,8 @@ pub const MAX_SUPERSEDED: u32 = 1 << 16;
 pub const MAX_SNAPSHOT_LEN: u32 = 16 << 20;
 /// Most nodes in one tree (one directory) (SPEC §9).
 pub const MAX_TREE_NODES: u32 = 1 << 22;
-/// Most chunks one file node may list (SPEC §9): 16 TiB at the smallest average chunk size.
+/// Most chunks one file node may list (SPEC §9): 64 TiB at the default 1 MiB average chunk,
+/// 16 GiB at the smallest configurable average of 256 bytes.
 pub const MAX_FILE_CHUNKS: u32 = 1 << 26;
 /// Longest file name in a tree node, in bytes (SPEC §9).
 pub const MAX_NAME_LEN: u16 = 4096;
@@ -32,17 +35,19 @@ pub const MAX_NAME_LEN: u16 = 4096;
 pub const MAX_SYMLINK_LEN: u16 = 4096;
 /// Longest host name, user name, tag, source path or metadata key (SPEC §10).
 pub const MAX_LABEL_LEN: u16 = 4096;
+/// Longest snapshot metadata value (SPEC §10).
+pub const MAX_META_VALUE_LEN: u16 = u16::MAX;
 /// Most source paths, tags or metadata entries in a snapshot (SPEC §10).
 pub const MAX_SNAPSHOT_LIST: u16 = 4096;
-/// Longest host or user name in a key slot (SPEC §4).
+/// Most summary counters a snapshot may carry; v1 writes 14 (SPEC §10.2).
+pub const MAX_SUMMARY_COUNTERS: u16 = 1024;
+/// Longest host or user name in a key slot (SPEC §4.2).
 pub const MAX_KEY_LABEL_LEN: u16 = 255;
-/// Argon2id memory cost bounds in KiB (SPEC §4): checked before any allocation.
+/// Argon2id memory cost bounds in KiB (SPEC §4.2): checked before any allocation.
 pub const ARGON2_MIN_MEMORY_KIB: u32 = 8;
 /// See [`ARGON2_MIN_MEMORY_KIB`]: 2 GiB.
 pub const ARGON2_MAX_MEMORY_KIB: u32 = 2 << 20;
-/// Argon2id time cost (passes) bounds (SPEC §4).
+/// Argon2id time cost (passes) bounds (SPEC §4.2).
 pub const ARGON2_MAX_TIME: u32 = 64;
-/// Argon2id parallelism bounds (SPEC §4).
+/// Argon2id parallelism bounds (SPEC §4.2).
 pub const ARGON2_MAX_LANES: u32 = 64;
-/// Most bytes of a whole-file object (config, key, index, snapshot) a reader loads (SPEC §3).
-pub const MAX_FILE_LEN: u64 = 512 << 20;

@@ -15,6 +15,8 @@ pub const PACK_ENTRY_LEN: usize = 1 + ID_LEN + 4 + 4 + 4;
 pub const PACK_TRAILER_LEN: usize = 8;
 /// The last four bytes of every pack.
 pub const PACK_TRAILER_MAGIC: [u8; 4] = *b"cpak";
+/// The smallest valid pack: file header, one empty blob, an empty header, the trailer.
+pub const MIN_PACK_LEN: u64 = (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64 + 2 * MIN_SEALED_LEN as u64;
 /// The smallest sealed box a blob or header can be: an empty payload.
 #[allow(clippy::cast_possible_truncation)] // 45 fits in u32
 pub const MIN_SEALED_LEN: u32 = (SEAL_OVERHEAD + PAYLOAD_HEADER_LEN) as u32;

@@ -4,7 +4,7 @@
 
 use crate::FormatError;
 use crate::id::{ID_LEN, ObjectId, SnapshotId, TreeId};
-use crate::limits::{MAX_LABEL_LEN, MAX_SNAPSHOT_LIST};
+use crate::limits::{MAX_LABEL_LEN, MAX_META_VALUE_LEN, MAX_SNAPSHOT_LIST, MAX_SUMMARY_COUNTERS};
 use crate::timestamp::Timestamp;
 use crate::wire::{Reader, Writer};
 
@@ -42,7 +42,8 @@ pub struct Summary {
     pub total_files: u64,
     /// Bytes of all files in the snapshot.
     pub total_bytes: u64,
-    /// Source entries that could not be read and are missing from the snapshot.
+    /// Warnings about source entries: unreadable ones (missing from the snapshot) and ones
+    /// that changed while they were read (stored as read).
     pub source_errors: u64,
 }
 
@@ -163,14 +164,14 @@ impl Snapshot {
         self.summary.started.encode(&mut w);
         self.summary.finished.encode(&mut w);
         let counters = self.summary.counters();
-        w.count_u16("snapshot.summary.count", counters.len(), u16::MAX)?;
+        w.count_u16("snapshot.summary.count", counters.len(), MAX_SUMMARY_COUNTERS)?;
         for value in counters {
             w.u64(value);
         }
         w.count_u16("snapshot.meta_count", self.meta.len(), MAX_SNAPSHOT_LIST)?;
         for (key, value) in &self.meta {
             w.bytes16("snapshot.meta.key", key.as_bytes(), MAX_LABEL_LEN)?;
-            w.bytes16("snapshot.meta.value", value.as_bytes(), u16::MAX)?;
+            w.bytes16("snapshot.meta.value", value.as_bytes(), MAX_META_VALUE_LEN)?;
         }
         Ok(w.into_bytes())
     }
@@ -208,7 +209,7 @@ impl Snapshot {
         let mut meta = Vec::with_capacity(count);
         for _ in 0..count {
             let key = r.string16("snapshot.meta.key", MAX_LABEL_LEN)?;
-            let value = r.string16("snapshot.meta.value", u16::MAX)?;
+            let value = r.string16("snapshot.meta.value", MAX_META_VALUE_LEN)?;
             meta.push((key, value));
         }
         r.finish("snapshot")?;
@@ -222,13 +223,13 @@ impl Snapshot {
 fn decode_summary(r: &mut Reader<'_>) -> Result<Summary, FormatError> {
     let started = Timestamp::decode(r, "snapshot.summary.started")?;
     let finished = Timestamp::decode(r, "snapshot.summary.finished")?;
-    let count = r.count_u16("snapshot.summary.count", u16::MAX, 8)?;
+    let count = r.count_u16("snapshot.summary.count", MAX_SUMMARY_COUNTERS, 8)?;
     if count < SUMMARY_COUNTERS {
         return Err(FormatError::OutOfRange {
             field: "snapshot.summary.count",
             value: count as u64,
             min: SUMMARY_COUNTERS as u64,
-            max: u64::from(u16::MAX),
+            max: u64::from(MAX_SUMMARY_COUNTERS),
         });
     }
     let mut counters = [0u64; SUMMARY_COUNTERS];

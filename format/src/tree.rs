@@ -4,7 +4,9 @@
 
 use crate::FormatError;
 use crate::id::{ChunkId, ID_LEN, ObjectId, TreeId};
-use crate::limits::{MAX_CHUNK_LEN, MAX_FILE_CHUNKS, MAX_NAME_LEN, MAX_SYMLINK_LEN, MAX_TREE_NODES};
+use crate::limits::{
+    MAX_CHUNK_LEN, MAX_FILE_CHUNKS, MAX_NAME_LEN, MAX_SYMLINK_LEN, MAX_TREE_LEN, MAX_TREE_NODES,
+};
 use crate::timestamp::Timestamp;
 use crate::wire::{Reader, Writer, check_range};
 
@@ -65,7 +67,8 @@ pub struct NodeMeta {
     pub mtime: Timestamp,
     /// Last status change; used only to detect changes.
     pub ctime: Timestamp,
-    /// Device id of the source file system; used only to detect changes.
+    /// Device id of the source file system; recorded, not compared (it changes when a file
+    /// system is mounted again).
     pub device: u64,
     /// Inode number in the source file system; used only to detect changes.
     pub inode: u64,
@@ -112,6 +115,7 @@ impl Tree {
             encode_node(node, &mut w)?;
             previous = Some(&node.name);
         }
+        check_range("tree.len", w.len() as u64, 0, u64::from(MAX_TREE_LEN))?;
         Ok(w.into_bytes())
     }
 
@@ -140,20 +144,39 @@ fn check_order(previous: Option<&[u8]>, name: &[u8]) -> Result<(), FormatError> 
     Ok(())
 }
 
+/// The SPEC §9.3 rules every node obeys; encoder and decoder both apply them.
+fn check_node(node: &Node) -> Result<(), FormatError> {
+    check_name(&node.name)?;
+    let meta = &node.meta;
+    check_range("tree.node.mode", u64::from(meta.mode), 0, 0o7777)?;
+    check_range("tree.node.mtime", u64::from(meta.mtime.nanos), 0, 999_999_999)?;
+    check_range("tree.node.ctime", u64::from(meta.ctime.nanos), 0, 999_999_999)?;
+    match &node.kind {
+        NodeKind::File { chunks } => check_file_size(chunks, meta.size),
+        NodeKind::Dir { .. } if meta.size != 0 => Err(invalid("tree.node.size", "a directory's size is 0")),
+        NodeKind::Dir { .. } => Ok(()),
+        NodeKind::Symlink { target } => {
+            if target.is_empty() || target.contains(&0) {
+                return Err(invalid("tree.node.target", "empty or contains NUL"));
+            }
+            if meta.size != target.len() as u64 {
+                return Err(invalid("tree.node.size", "a symlink's size is its target's length"));
+            }
+            Ok(())
+        }
+    }
+}
+
 fn check_name(name: &[u8]) -> Result<(), FormatError> {
-    let invalid =
-        name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0);
-    if invalid {
-        return Err(FormatError::InvalidValue {
-            field: "tree.node.name",
-            reason: "empty, '.', '..', or contains '/' or NUL",
-        });
+    let bad = name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0);
+    if bad {
+        return Err(invalid("tree.node.name", "empty, '.', '..', or contains '/' or NUL"));
     }
     Ok(())
 }
 
 fn encode_node(node: &Node, w: &mut Writer) -> Result<(), FormatError> {
-    check_name(&node.name)?;
+    check_node(node)?;
     w.bytes16("tree.node.name", &node.name, MAX_NAME_LEN)?;
     w.u8(node.kind.code());
     let meta = &node.meta;
@@ -167,7 +190,6 @@ fn encode_node(node: &Node, w: &mut Writer) -> Result<(), FormatError> {
     w.u64(meta.size);
     match &node.kind {
         NodeKind::File { chunks } => {
-            check_file_size(chunks, meta.size)?;
             w.count_u32("tree.node.chunk_count", chunks.len(), MAX_FILE_CHUNKS)?;
             for chunk in chunks {
                 w.bytes(chunk.id.0.as_bytes());
@@ -175,17 +197,13 @@ fn encode_node(node: &Node, w: &mut Writer) -> Result<(), FormatError> {
             }
         }
         NodeKind::Dir { subtree } => w.bytes(subtree.0.as_bytes()),
-        NodeKind::Symlink { target } => {
-            check_symlink(target)?;
-            w.bytes16("tree.node.target", target, MAX_SYMLINK_LEN)?;
-        }
+        NodeKind::Symlink { target } => w.bytes16("tree.node.target", target, MAX_SYMLINK_LEN)?,
     }
     Ok(())
 }
 
 fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
     let name = r.bytes16("tree.node.name", MAX_NAME_LEN)?.to_vec();
-    check_name(&name)?;
     let kind_code = r.u8("tree.node.kind")?;
     let meta = NodeMeta {
         mode: r.u32("tree.node.mode")?,
@@ -197,7 +215,6 @@ fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
         inode: r.u64("tree.node.inode")?,
         size: r.u64("tree.node.size")?,
     };
-    check_range("tree.node.mode", u64::from(meta.mode), 0, 0o7777)?;
     let kind = match kind_code {
         1 => {
             let count = r.count_u32("tree.node.chunk_count", MAX_FILE_CHUNKS, CHUNK_REF_LEN)?;
@@ -207,20 +224,17 @@ fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
                 let raw_len = r.u32("tree.node.chunk.raw_len")?;
                 chunks.push(ChunkRef { id, raw_len });
             }
-            check_file_size(&chunks, meta.size)?;
             NodeKind::File { chunks }
         }
         2 => NodeKind::Dir { subtree: TreeId(ObjectId(r.array("tree.node.subtree")?)) },
-        3 => {
-            let target = r.bytes16("tree.node.target", MAX_SYMLINK_LEN)?.to_vec();
-            check_symlink(&target)?;
-            NodeKind::Symlink { target }
-        }
+        3 => NodeKind::Symlink { target: r.bytes16("tree.node.target", MAX_SYMLINK_LEN)?.to_vec() },
         other => {
             return Err(FormatError::Unsupported { field: "tree.node.kind", found: u64::from(other) });
         }
     };
-    Ok(Node { name, kind, meta })
+    let node = Node { name, kind, meta };
+    check_node(&node)?;
+    Ok(node)
 }
 
 fn check_file_size(chunks: &[ChunkRef], size: u64) -> Result<(), FormatError> {
@@ -230,19 +244,13 @@ fn check_file_size(chunks: &[ChunkRef], size: u64) -> Result<(), FormatError> {
         total += u64::from(chunk.raw_len);
     }
     if total != size {
-        return Err(FormatError::InvalidValue {
-            field: "tree.node.size",
-            reason: "differs from the sum of the chunk lengths",
-        });
+        return Err(invalid("tree.node.size", "differs from the sum of the chunk lengths"));
     }
     Ok(())
 }
 
-fn check_symlink(target: &[u8]) -> Result<(), FormatError> {
-    if target.is_empty() || target.contains(&0) {
-        return Err(FormatError::InvalidValue { field: "tree.node.target", reason: "empty or contains NUL" });
-    }
-    Ok(())
+fn invalid(field: &'static str, reason: &'static str) -> FormatError {
+    FormatError::InvalidValue { field, reason }
 }
 
 #[cfg(test)]

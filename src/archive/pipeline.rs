@@ -135,6 +135,12 @@ impl<'a> Shared<'a> {
         self.warnings.lock().unwrap_or_else(PoisonError::into_inner).push(warning);
     }
 
+    /// Tells the caller about something that does not affect the snapshot's content (and so
+    /// is not a source warning and does not make the backup partial).
+    pub(crate) fn notice(&self, path: &std::path::Path, message: String) {
+        self.progress.warning(&SourceWarning { path: path.to_path_buf(), message });
+    }
+
     pub(crate) fn take_warnings(&self) -> Vec<SourceWarning> {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(PoisonError::into_inner))
     }
@@ -233,7 +239,7 @@ fn packer(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<Sealed
             BlobType::Tree => (&mut tree, tree_target),
         };
         builder.add(blob.id, &blob.sealed, blob.raw_len);
-        if builder.len() >= target {
+        if builder.is_full(target) {
             let full = std::mem::replace(builder, PackBuilder::new(blob.blob_type, target));
             if !seal_and_send(shared, full, out) {
                 return;
@@ -266,15 +272,15 @@ fn uploader(shared: &Shared<'_>, packs: &Receiver<SealedPack>) {
             continue;
         }
         let path = layout::file_path(FileKind::Pack, &pack.id.0);
+        // A pack already there has the same bytes (its name is their hash): nothing added.
         match shared.repo.storage().create(&path, &pack.bytes) {
-            Ok(()) => {}
+            Ok(()) => add(&shared.counters.data_added, pack.bytes.len() as u64),
             Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
             Err(e) => {
                 shared.fail(e.into());
                 continue;
             }
         }
-        add(&shared.counters.data_added, pack.bytes.len() as u64);
         let checkpoint = {
             let mut writer = shared.index_writer.lock().unwrap_or_else(PoisonError::into_inner);
             writer.add(pack.index_entry());

@@ -62,7 +62,10 @@ impl Walker<'_, '_> {
         match load_tree(self.shared.repo, self.shared.index, id) {
             Ok(tree) => Some(tree),
             Err(e) => {
-                self.shared.warn(Path::new("(parent snapshot)"), format!("cannot read parent tree: {e}"));
+                self.shared.notice(
+                    Path::new("(parent snapshot)"),
+                    format!("cannot read a tree of the parent snapshot, so its files are read again: {e}"),
+                );
                 None
             }
         }

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, ObjectKind, Result};
 use crate::repository::Repository;
+use crate::seal::SealedFile;
 
 /// A pack as the index knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +102,7 @@ impl Index {
         let files: Vec<(IndexId, IndexFile)> = ids
             .par_iter()
             .map(|id| {
-                let body = repo.read_file(FileKind::Index, id)?;
+                let body = repo.read_file(SealedFile::Index, id)?;
                 let file =
                     IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
                 Ok((IndexId(*id), file))

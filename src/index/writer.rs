@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use cairn_format::header::FileKind;
 use cairn_format::id::IndexId;
 use cairn_format::index::{IndexFile, IndexPack};
 
 use crate::error::{Error, Result};
 use crate::repository::Repository;
+use crate::seal::SealedFile;
 
 /// Write an index checkpoint once this many packs are unindexed…
 const CHECKPOINT_PACKS: usize = 32;
@@ -53,6 +53,6 @@ pub(crate) fn write(repo: &Repository, packs: Vec<IndexPack>) -> Result<Option<(
     }
     let file = IndexFile { supersedes: Vec::new(), packs };
     let body = file.encode().map_err(|e| Error::invalid("index", e.to_string()))?;
-    let (id, len) = repo.write_file(FileKind::Index, &body)?;
+    let (id, len) = repo.write_file(SealedFile::Index, &body)?;
     Ok(Some((IndexId(id), len)))
 }

@@ -1,9 +1,10 @@
 //! Assembles sealed blobs of one type into a pack and seals its header.
 
 use cairn_format::envelope::BlobType;
-use cairn_format::header::{FileKind, encode_file_header};
+use cairn_format::header::{FILE_HEADER_LEN, FileKind, encode_file_header};
 use cairn_format::id::{ObjectId, PackId};
 use cairn_format::index::IndexPack;
+use cairn_format::limits::MAX_PACK_ENTRIES;
 use cairn_format::pack::{PACK_TRAILER_LEN, PackEntry, PackHeader, decode_trailer, encode_trailer};
 
 use crate::crypto::content_hash;
@@ -56,9 +57,10 @@ impl PackBuilder {
         });
     }
 
-    /// Bytes so far.
-    pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+    /// Whether the pack should be closed: it reached `target_len` bytes, or the most
+    /// entries a pack header may list.
+    pub(crate) fn is_full(&self, target_len: usize) -> bool {
+        self.bytes.len() >= target_len || self.entries.len() >= MAX_PACK_ENTRIES as usize
     }
 
     /// Whether no blob was added.
@@ -87,7 +89,7 @@ fn verify(sealer: &Sealer, bytes: &[u8], header: &PackHeader) -> Result<()> {
     let (offset, sealed_len) = decode_trailer(trailer, bytes.len() as u64).map_err(|_| broken())?;
     let start = usize::try_from(offset).map_err(|_| broken())?;
     let sealed = &bytes[start..start + sealed_len as usize];
-    let body = sealer.open_pack_header(sealed).map_err(|_| broken())?;
+    let body = sealer.open_pack_header(&bytes[..FILE_HEADER_LEN], sealed).map_err(|_| broken())?;
     let decoded = PackHeader::decode(&body, offset).map_err(|_| broken())?;
     if decoded == *header { Ok(()) } else { Err(broken()) }
 }

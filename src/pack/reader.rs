@@ -1,7 +1,7 @@
 //! Reads blobs out of packs, and pack headers, checking everything read.
 
 use cairn_format::envelope::BlobType;
-use cairn_format::header::FileKind;
+use cairn_format::header::{FILE_HEADER_LEN, FileKind};
 use cairn_format::id::{ObjectId, PackId};
 use cairn_format::pack::{PACK_TRAILER_LEN, PackHeader, decode_trailer};
 
@@ -49,8 +49,9 @@ pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHea
         .read_range(&path, len - PACK_TRAILER_LEN as u64, PACK_TRAILER_LEN as u64)
         .map_err(not_found)?;
     let (offset, sealed_len) = decode_trailer(&trailer, len).map_err(format)?;
+    let file_header = storage.read_range(&path, 0, FILE_HEADER_LEN as u64).map_err(not_found)?;
     let sealed = storage.read_range(&path, offset, u64::from(sealed_len)).map_err(not_found)?;
-    let body = repo.sealer().open_pack_header(&sealed).map_err(|damage| match damage {
+    let body = repo.sealer().open_pack_header(&file_header, &sealed).map_err(|damage| match damage {
         Damage::Format(e) => format(e),
         other => Error::corrupt(ObjectKind::Pack, id, other),
     })?;

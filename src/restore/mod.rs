@@ -5,6 +5,8 @@
 
 mod plan;
 
+pub(crate) use plan::length_mismatch;
+
 use std::fs::{File, FileTimes, OpenOptions};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -158,6 +160,13 @@ impl Repository {
                     damage,
                 )
             })?;
+            if raw.len() != blob.raw_len as usize {
+                return Err(Error::corrupt(
+                    crate::ObjectKind::DataBlob,
+                    blob.id,
+                    crate::Damage::Format(plan::length_mismatch()),
+                ));
+            }
             for target in &blob.targets {
                 let file = &plan.files[target.file];
                 // Files start as holes of their full length: all-zero chunks need no write,

@@ -53,6 +53,8 @@ pub(crate) struct Target {
 /// One blob within a read.
 pub(crate) struct BlobRead {
     pub(crate) id: ChunkId,
+    /// Plaintext length the trees give for the chunk; the blob must have exactly this many.
+    pub(crate) raw_len: u32,
     pub(crate) offset_in_read: usize,
     pub(crate) sealed_len: usize,
     pub(crate) targets: Vec<Target>,
@@ -145,16 +147,24 @@ impl Walk<'_> {
 /// Groups every chunk the plan needs by pack and merges neighbours into reads; each distinct
 /// chunk is fetched once and written to every place it occurs.
 pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
-    let mut targets: HashMap<ChunkId, Vec<Target>> = HashMap::new();
+    let mut targets: HashMap<ChunkId, (u32, Vec<Target>)> = HashMap::new();
     for (number, file) in plan.files.iter().enumerate() {
         let mut offset = 0u64;
         for chunk in &file.chunks {
-            targets.entry(chunk.id).or_default().push(Target { file: number, offset });
+            let (raw_len, list) = targets.entry(chunk.id).or_insert_with(|| (chunk.raw_len, Vec::new()));
+            if *raw_len != chunk.raw_len {
+                return Err(Error::corrupt(
+                    ObjectKind::TreeBlob,
+                    chunk.id,
+                    Damage::Format(length_mismatch()),
+                ));
+            }
+            list.push(Target { file: number, offset });
             offset += u64::from(chunk.raw_len);
         }
     }
     let mut located = Vec::with_capacity(targets.len());
-    for (id, targets) in targets {
+    for (id, (raw_len, targets)) in targets {
         let location = index
             .get(BlobType::Data, &id.0)
             .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
@@ -162,11 +172,18 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
             .pack(location.pack)
             .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?
             .id;
-        located.push((pack, u64::from(location.offset), u64::from(location.sealed_len), id, targets));
+        located.push((
+            pack,
+            u64::from(location.offset),
+            u64::from(location.sealed_len),
+            id,
+            raw_len,
+            targets,
+        ));
     }
     located.sort_unstable_by_key(|a| (a.0, a.1));
     let mut reads: Vec<PackRead> = Vec::new();
-    for (pack, offset, sealed_len, id, targets) in located {
+    for (pack, offset, sealed_len, id, raw_len, targets) in located {
         let end = offset + sealed_len;
         let extend = reads.last().is_some_and(|read| {
             let read_end = read.offset + read.len;
@@ -182,10 +199,19 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
         read.len = end - read.offset;
         read.blobs.push(BlobRead {
             id,
+            raw_len,
             offset_in_read: usize::try_from(offset - read.offset).expect("reads are at most 8 MiB"),
             sealed_len: usize::try_from(sealed_len).expect("blobs are smaller than 4 GiB"),
             targets,
         });
     }
     Ok(reads)
+}
+
+/// Two trees, or a tree and its blob, disagree about a chunk's length.
+pub(crate) fn length_mismatch() -> cairn_format::FormatError {
+    cairn_format::FormatError::InvalidValue {
+        field: "tree.node.chunk.raw_len",
+        reason: "differs from the length of the chunk's blob",
+    }
 }

@@ -19,6 +19,8 @@ pub enum StorageErrorKind {
     StorageFull,
     /// A read asked for bytes past the end of the object: it is shorter than expected.
     OutOfRange,
+    /// The object is larger than the reader accepts for its kind.
+    TooLarge,
     /// Anything else: I/O errors, network errors, misbehaving services.
     Other,
 }
@@ -77,8 +79,10 @@ pub trait Storage: Send + Sync {
     /// On return the file and its name survive a crash or power loss.
     fn create(&self, path: &str, bytes: &[u8]) -> Result<(), StorageError>;
 
-    /// The whole file.
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError>;
+    /// The whole file, which must be at most `max_len` bytes long: a longer one fails with
+    /// [`StorageErrorKind::TooLarge`] before it is read, so a hostile store cannot make the
+    /// reader allocate without bound.
+    fn read(&self, path: &str, max_len: u64) -> Result<Vec<u8>, StorageError>;
 
     /// Exactly `len` bytes from `offset`, or an error; never a short read.
     fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError>;

@@ -22,6 +22,8 @@ pub struct OpendalStorage {
     location: String,
     /// Root directory when the service is the local file system.
     local_root: Option<PathBuf>,
+    /// Directories whose own entry (and their parents') has been fsynced.
+    durable_dirs: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl OpendalStorage {
@@ -43,7 +45,13 @@ impl OpendalStorage {
             let op = opendal::Operator::new(builder).map_err(|e| setup_error(&root, &e.to_string()))?;
             blocking::Operator::new(op).map_err(|e| setup_error(&root, &e.to_string()))?
         };
-        Ok(OpendalStorage { op, _runtime: runtime, location, local_root: Some(root) })
+        Ok(OpendalStorage {
+            op,
+            _runtime: runtime,
+            location,
+            local_root: Some(root),
+            durable_dirs: std::sync::Mutex::default(),
+        })
     }
 
     fn error(&self, operation: &'static str, path: &str, err: &opendal::Error) -> StorageError {
@@ -56,7 +64,9 @@ impl OpendalStorage {
         }
     }
 
-    /// Makes the directory entry of a just-renamed file durable.
+    /// Makes the directory entry of a just-renamed file durable, and, the first time a
+    /// directory is used, the entries of the directories above it (OpenDAL may just have
+    /// created them, and a new directory's name is only durable once its parent is synced).
     fn sync_parent_dir(&self, path: &str) -> Result<(), StorageError> {
         let Some(root) = &self.local_root else {
             return Ok(());
@@ -65,13 +75,29 @@ impl OpendalStorage {
             Some(parent) => root.join(parent),
             None => root.clone(),
         };
-        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| StorageError {
-            kind: io_kind(&e),
-            operation: "write",
-            location: self.location.clone(),
-            path: path.to_string(),
-            message: format!("fsync of its directory failed: {e}"),
-        })
+        let fsync = |dir: &Path| {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError {
+                kind: io_kind(&e),
+                operation: "write",
+                location: self.location.clone(),
+                path: path.to_string(),
+                message: format!("fsync of directory {} failed: {e}", dir.display()),
+            })
+        };
+        fsync(&dir)?;
+        let mut known = self.durable_dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.contains(&dir) {
+            return Ok(());
+        }
+        // Up to the directory holding the repository, whose entry for it may be new too.
+        for ancestor in dir.ancestors().skip(1) {
+            fsync(ancestor)?;
+            if Some(ancestor) == root.parent() {
+                break;
+            }
+        }
+        known.insert(dir);
+        Ok(())
     }
 }
 
@@ -96,7 +122,17 @@ impl Storage for OpendalStorage {
         self.sync_parent_dir(path)
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+    fn read(&self, path: &str, max_len: u64) -> Result<Vec<u8>, StorageError> {
+        let len = self.len(path)?;
+        if len > max_len {
+            return Err(StorageError {
+                kind: StorageErrorKind::TooLarge,
+                operation: "read",
+                location: self.location.clone(),
+                path: path.to_string(),
+                message: format!("{len} bytes, more than the {max_len} any valid file of its kind has"),
+            });
+        }
         let buffer = self.op.read(path).map_err(|e| self.error("read", path, &e))?;
         Ok(buffer.to_vec())
     }

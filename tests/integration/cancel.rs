@@ -10,11 +10,9 @@ use tempfile::TempDir;
 use crate::harness::{TestRepo, assert_same_tree, random_bytes, restored, write};
 
 fn any_pack(dir: &Path) -> bool {
-    std::fs::read_dir(dir.join("data"))
-        .map(|subdirs| {
-            subdirs.flatten().any(|d| std::fs::read_dir(d.path()).is_ok_and(|mut f| f.next().is_some()))
-        })
-        .unwrap_or(false)
+    std::fs::read_dir(dir.join("data")).is_ok_and(|subdirs| {
+        subdirs.flatten().any(|d| std::fs::read_dir(d.path()).is_ok_and(|mut f| f.next().is_some()))
+    })
 }
 
 #[test]
@@ -35,7 +33,7 @@ fn cancelled_backup_keeps_stored_data_for_the_rerun() {
             }
             watcher.cancel();
         });
-        repo.repo.backup(&[root.clone()], &BackupOptions::default(), &NoProgress, &cancel)
+        repo.repo.backup(std::slice::from_ref(&root), &BackupOptions::default(), &NoProgress, &cancel)
     });
     let error = result.expect_err("the backup was cancelled");
     assert_eq!(error.kind(), ErrorKind::Cancelled);
@@ -66,8 +64,10 @@ fn cancel_before_start_writes_nothing_but_leaves_a_valid_repository() {
     write(&root.join("f"), b"content");
     let cancel = CancelToken::new();
     cancel.cancel();
-    let error =
-        repo.repo.backup(&[root.clone()], &BackupOptions::default(), &NoProgress, &cancel).unwrap_err();
+    let error = repo
+        .repo
+        .backup(std::slice::from_ref(&root), &BackupOptions::default(), &NoProgress, &cancel)
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Cancelled);
     assert!(repo.reopen().snapshots().unwrap().snapshots.is_empty());
     let outcome = repo.backup(&[&root]);

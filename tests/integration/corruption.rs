@@ -187,3 +187,27 @@ fn copy_dir(from: &Path, to: &Path) {
         fs::copy(&file, dest).unwrap();
     }
 }
+
+/// With its only key slot damaged, the repository reports the damage, not a wrong password.
+#[test]
+fn damaged_only_key_slot_is_reported_as_damage() {
+    let (repo, _src) = small_repo();
+    let keys = files_under(&repo.path().join("keys"));
+    assert_eq!(keys.len(), 1);
+    let bytes = fs::read(&keys[0]).unwrap();
+    fs::write(&keys[0], &bytes[..10]).unwrap();
+    let error = open(repo.path(), PASSWORD).err().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Corrupt, "{error}");
+    assert!(error.to_string().contains("key"), "{error}");
+}
+
+/// A changed repository id in the plaintext config is reported as a damaged config, not as
+/// a wrong password.
+#[test]
+fn tampered_repository_id_is_a_damaged_config() {
+    let (repo, _src) = small_repo();
+    flip_byte(&repo.path().join("config"), 20);
+    let error = open(repo.path(), PASSWORD).err().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Corrupt, "{error}");
+    assert!(error.to_string().contains("config"), "{error}");
+}

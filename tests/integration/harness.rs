@@ -26,13 +26,13 @@ pub struct TestRepo {
 
 impl TestRepo {
     pub fn new() -> TestRepo {
-        Self::with_options(InitOptions { kdf: FAST_KDF, ..InitOptions::default() })
+        Self::with_options(&InitOptions { kdf: FAST_KDF, ..InitOptions::default() })
     }
 
-    pub fn with_options(options: InitOptions) -> TestRepo {
+    pub fn with_options(options: &InitOptions) -> TestRepo {
         let dir = TempDir::new().unwrap();
         let storage = cairn::storage::open_location(dir.path().to_str().unwrap()).unwrap();
-        let repo = Repository::init(storage, &Password::from(PASSWORD), &options).unwrap();
+        let repo = Repository::init(storage, &Password::from(PASSWORD), options).unwrap();
         TestRepo { dir, repo }
     }
 
@@ -107,7 +107,7 @@ pub fn write(path: &Path, content: &[u8]) {
 /// Asserts that the tree at `actual` equals the tree at `expected`: same names, kinds,
 /// content, permission bits, file mtimes and symlink targets.
 pub fn assert_same_tree(expected: &Path, actual: &Path) {
-    let mut names = |dir: &Path| {
+    let names = |dir: &Path| {
         let mut names: Vec<Vec<u8>> =
             fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().as_bytes().to_vec()).collect();
         names.sort();

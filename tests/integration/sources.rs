@@ -44,7 +44,12 @@ fn missing_source_is_an_error_naming_it() {
     let missing = Path::new("/nonexistent/cairn-source");
     let error = repo
         .repo
-        .backup(&[missing.to_path_buf()], &Default::default(), &cairn::NoProgress, &cairn::CancelToken::new())
+        .backup(
+            &[missing.to_path_buf()],
+            &cairn::BackupOptions::default(),
+            &cairn::NoProgress,
+            &cairn::CancelToken::new(),
+        )
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::SourceUnreadable);
     assert!(error.to_string().contains("/nonexistent/cairn-source"));
@@ -59,7 +64,7 @@ fn two_sources_with_one_name_are_refused() {
     write(&b.join("f"), b"2");
     let error = repo
         .repo
-        .backup(&[a, b], &Default::default(), &cairn::NoProgress, &cairn::CancelToken::new())
+        .backup(&[a, b], &cairn::BackupOptions::default(), &cairn::NoProgress, &cairn::CancelToken::new())
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
 }
