@@ -26,7 +26,7 @@ fn million_blob_index() -> Index {
                 .map(|i| PackEntry {
                     blob_type: BlobType::Data,
                     id: id((p * PER_PACK + i) as u64),
-                    offset: 8 + (i as u32) * (1 << 20),
+                    offset: 8 + u32::try_from(i).unwrap() * (1 << 20),
                     sealed_len: 1 << 20,
                     raw_len: 1 << 20,
                 })
