@@ -66,7 +66,15 @@ impl Chunker {
 
     /// Chunks of a byte stream, in order.
     pub fn chunks<R: Read>(&self, reader: R) -> Chunks<'_, R> {
-        Chunks { chunker: self, reader, buf: Vec::with_capacity(2 * self.max_len), start: 0, eof: false }
+        self.chunks_in(reader, Vec::new())
+    }
+
+    /// [`Chunker::chunks`] reading into `buffer` (recycled from an earlier stream with
+    /// [`Chunks::into_buffer`]), which grows to two maximum-size chunks.
+    pub(crate) fn chunks_in<R: Read>(&self, reader: R, mut buffer: Vec<u8>) -> Chunks<'_, R> {
+        buffer.clear();
+        buffer.reserve(2 * self.max_len);
+        Chunks { chunker: self, reader, buf: buffer, start: 0, eof: false }
     }
 }
 
@@ -109,10 +117,16 @@ impl<R: Read> Chunks<'_, R> {
     }
 }
 
-impl<R: Read> Iterator for Chunks<'_, R> {
-    type Item = io::Result<Vec<u8>>;
+impl<R: Read> Chunks<'_, R> {
+    /// The read buffer, for the next stream.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next chunk, borrowed from the internal buffer until the next call; `None` at the
+    /// end of the stream. Callers that keep a chunk copy it, so chunks that are already
+    /// stored cost no allocation.
+    pub(crate) fn next_chunk(&mut self) -> Option<io::Result<&[u8]>> {
         if let Err(e) = self.fill() {
             return Some(Err(e));
         }
@@ -121,9 +135,17 @@ impl<R: Read> Iterator for Chunks<'_, R> {
             return None;
         }
         let len = self.chunker.cut(pending);
-        let chunk = pending[..len].to_vec();
+        let start = self.start;
         self.start += len;
-        Some(Ok(chunk))
+        Some(Ok(&self.buf[start..start + len]))
+    }
+}
+
+impl<R: Read> Iterator for Chunks<'_, R> {
+    type Item = io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk().map(|chunk| chunk.map(<[u8]>::to_vec))
     }
 }
 

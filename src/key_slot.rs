@@ -53,7 +53,7 @@ pub(crate) fn create_slot(
         .map_err(|_| Error::system("key wrapping", std::io::Error::other("unexpected length")))?;
     let bytes = slot.encode().map_err(|e| Error::invalid("key slot", e.to_string()))?;
     let id = KeyId(content_hash(&bytes));
-    storage.create(&layout::file_path(FileKind::Key, &id.0), &bytes)?;
+    storage.create(&layout::file_path(FileKind::Key, &id.0), bytes)?;
     Ok(id)
 }
 

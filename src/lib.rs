@@ -20,6 +20,7 @@
 //! ```
 
 mod archive;
+mod buffer_pool;
 mod chunker;
 mod clock;
 mod compress;

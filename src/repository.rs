@@ -40,7 +40,7 @@ impl Default for InitOptions {
             kdf: key_slot::DEFAULT_KDF,
             chunker: ChunkerParams { min_len: 256 << 10, avg_len: 1 << 20, max_len: 4 << 20 },
             compression_level: 3,
-            data_pack_len: 16 << 20,
+            data_pack_len: 8 << 20,
             tree_pack_len: 4 << 20,
         }
     }
@@ -92,7 +92,7 @@ impl Repository {
         let mac = sealer.config_mac(&bytes);
         bytes.extend_from_slice(&mac);
         key_slot::create_slot(storage.as_ref(), repo_id, &master, password, options.kdf)?;
-        storage.create(CONFIG_PATH, &bytes).map_err(|e| match e.kind {
+        storage.create(CONFIG_PATH, bytes).map_err(|e| match e.kind {
             StorageErrorKind::AlreadyExists => {
                 Error::RepositoryExists { location: storage.location().to_string() }
             }
@@ -171,12 +171,13 @@ impl Repository {
     pub(crate) fn write_file(&self, kind: SealedFile, body: &[u8]) -> Result<(ObjectId, u64)> {
         let bytes = self.sealer.seal_file(kind, body).map_err(|e| Error::system("encryption", e))?;
         let id = content_hash(&bytes);
-        match self.storage.create(&layout::file_path(kind.file_kind(), &id), &bytes) {
+        let len = bytes.len() as u64;
+        match self.storage.create(&layout::file_path(kind.file_kind(), &id), bytes) {
             Ok(()) => {}
             Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
         }
-        Ok((id, bytes.len() as u64))
+        Ok((id, len))
     }
 
     /// Reads the file of `kind` named `id`, checks its bytes against its name, and returns

@@ -51,10 +51,22 @@ impl Sealer {
 
     /// Seals a blob: compressed when that helps, encrypted with its type and id in the AAD.
     pub fn seal_blob(&self, blob_type: BlobType, id: &ObjectId, raw: &[u8]) -> std::io::Result<Vec<u8>> {
-        let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
         let mut out = Vec::with_capacity(raw.len() + 64);
-        seal_payload(&self.keys.blob, &aad, self.level, raw, &mut out)?;
+        self.seal_blob_into(blob_type, id, raw, &mut out)?;
         Ok(out)
+    }
+
+    /// [`Sealer::seal_blob`] into a buffer the caller recycles; `out` is cleared first.
+    pub(crate) fn seal_blob_into(
+        &self,
+        blob_type: BlobType,
+        id: &ObjectId,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
+        out.clear();
+        seal_payload(&self.keys.blob, &aad, self.level, raw, out)
     }
 
     /// Opens a sealed blob and checks that its plaintext hashes to `id`.
@@ -147,10 +159,10 @@ fn seal_payload(
     out: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     let raw_len = u32::try_from(raw.len()).map_err(|_| std::io::Error::other("payload larger than 4 GiB"))?;
-    match compress::compress(level, raw) {
-        Some(body) => cipher.seal(aad, &[&encode_payload_header(Codec::Zstd, raw_len), &body], out),
+    compress::with_compressed(level, raw, |compressed| match compressed {
+        Some(body) => cipher.seal(aad, &[&encode_payload_header(Codec::Zstd, raw_len), body], out),
         None => cipher.seal(aad, &[&encode_payload_header(Codec::None, raw_len), raw], out),
-    }
+    })
 }
 
 fn open_payload(cipher: &Cipher, aad: &[u8], sealed: &[u8], max_raw_len: u32) -> Result<Vec<u8>, Damage> {

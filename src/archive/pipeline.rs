@@ -11,6 +11,7 @@ use cairn_format::header::FileKind;
 use cairn_format::id::ObjectId;
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::buffer_pool::BufferPool;
 use crate::error::{Error, Result};
 use crate::index::{Index, IndexWriter};
 use crate::layout;
@@ -23,9 +24,12 @@ use crate::storage::StorageErrorKind;
 /// bytes between readers and sealers.
 pub(crate) const SEAL_QUEUE: usize = 4;
 /// Sealed blobs waiting for the packer.
-const PACK_QUEUE: usize = 4;
+const PACK_QUEUE: usize = 2;
 /// Finished packs waiting for an uploader.
 const UPLOAD_QUEUE: usize = 1;
+/// Spare buffers kept for reuse: what the queues, two readers, the seal workers (input and
+/// output each) and the packer hold at once on a two-core machine.
+const POOLED_BUFFERS: usize = SEAL_QUEUE + PACK_QUEUE + 2 + 2 * 2 + 1;
 /// Threads storing packs.
 const UPLOADERS: usize = 2;
 
@@ -77,6 +81,8 @@ pub(crate) struct Shared<'a> {
     pending_data: Mutex<HashSet<ObjectId>>,
     pending_trees: Mutex<HashSet<ObjectId>>,
     index_writer: Mutex<IndexWriter>,
+    /// Buffers for chunks and sealed blobs in flight.
+    pub(crate) buffers: BufferPool,
     warnings: Mutex<Vec<SourceWarning>>,
     failure: Mutex<Option<Error>>,
     aborted: AtomicBool,
@@ -100,6 +106,7 @@ impl<'a> Shared<'a> {
             pending_data: Mutex::default(),
             pending_trees: Mutex::default(),
             index_writer: Mutex::new(IndexWriter::new()),
+            buffers: BufferPool::new(POOLED_BUFFERS),
             warnings: Mutex::default(),
             failure: Mutex::default(),
             aborted: AtomicBool::new(false),
@@ -210,8 +217,11 @@ fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<Seale
             continue;
         }
         let plain_len = u32::try_from(job.raw.len()).expect("blobs are limited to far below 4 GiB");
-        match sealer.seal_blob(job.blob_type, &job.id, &job.raw) {
-            Ok(sealed) => {
+        let mut sealed = shared.buffers.take();
+        let result = sealer.seal_blob_into(job.blob_type, &job.id, &job.raw, &mut sealed);
+        shared.buffers.give(job.raw);
+        match result {
+            Ok(()) => {
                 let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_len: plain_len, sealed };
                 if out.send(blob).is_err() {
                     return;
@@ -226,41 +236,45 @@ fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<Seale
 /// so the order of a file's chunks cannot be read off the pack layout (restic 0.18 does the
 /// same against chunk-size fingerprinting).
 fn packer(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<SealedPack>) {
-    let config = shared.repo.config();
-    let data_target = config.data_pack_len as usize;
-    let tree_target = config.tree_pack_len as usize;
-    let mut data =
-        [PackBuilder::new(BlobType::Data, data_target), PackBuilder::new(BlobType::Data, data_target)];
-    let mut tree = PackBuilder::new(BlobType::Tree, tree_target);
-    let mut coin = Coin::default();
-    for blob in blobs {
-        let (builder, target) = match blob.blob_type {
-            BlobType::Data => (&mut data[usize::from(coin.flip())], data_target),
-            BlobType::Tree => (&mut tree, tree_target),
-        };
-        builder.add(blob.id, &blob.sealed, blob.raw_len);
-        if builder.is_full(target) {
-            let full = std::mem::replace(builder, PackBuilder::new(blob.blob_type, target));
-            if !seal_and_send(shared, full, out) {
-                return;
-            }
-        }
-    }
-    for builder in data.into_iter().chain([tree]) {
-        if !builder.is_empty() && !seal_and_send(shared, builder, out) {
-            return;
+    if let Err(e) = fill_packs(shared, blobs, out) {
+        shared.fail(e);
+        // Keep draining so the seal workers are never blocked on a full queue.
+        for blob in blobs {
+            shared.buffers.give(blob.sealed);
         }
     }
 }
 
-fn seal_and_send(shared: &Shared<'_>, builder: PackBuilder, out: &Sender<SealedPack>) -> bool {
-    match builder.finish(shared.repo.sealer()) {
-        Ok(pack) => out.send(pack).is_ok(),
-        Err(e) => {
-            shared.fail(e);
-            true
+fn fill_packs(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<SealedPack>) -> Result<()> {
+    let config = shared.repo.config();
+    let spool = shared.repo.storage().spool_dir();
+    let mut data: [Option<PackBuilder>; 2] = [None, None];
+    let mut tree: Option<PackBuilder> = None;
+    let mut coin = Coin::default();
+    for blob in blobs {
+        let (slot, target) = match blob.blob_type {
+            BlobType::Data => (&mut data[usize::from(coin.flip())], config.data_pack_len),
+            BlobType::Tree => (&mut tree, config.tree_pack_len),
+        };
+        if slot.is_none() {
+            *slot = Some(PackBuilder::new(blob.blob_type, spool)?);
+        }
+        let builder = slot.as_mut().expect("filled just above");
+        builder.add(blob.id, &blob.sealed, blob.raw_len)?;
+        shared.buffers.give(blob.sealed);
+        if builder.is_full(u64::from(target)) {
+            let full = slot.take().expect("filled just above");
+            if out.send(full.finish(shared.repo.sealer())?).is_err() {
+                return Ok(());
+            }
         }
     }
+    for builder in data.into_iter().chain([tree]).flatten() {
+        if !builder.is_empty() && out.send(builder.finish(shared.repo.sealer())?).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Stores packs, then records them for the index: a pack is named by an index only once it
@@ -269,12 +283,13 @@ fn uploader(shared: &Shared<'_>, packs: &Receiver<SealedPack>) {
     for pack in packs {
         // A failure stops storing; a cancellation does not, so a re-run reuses what was sealed.
         if shared.aborted.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_file(&pack.spool_path);
             continue;
         }
         let path = layout::file_path(FileKind::Pack, &pack.id.0);
         // A pack already there has the same bytes (its name is their hash): nothing added.
-        match shared.repo.storage().create(&path, &pack.bytes) {
-            Ok(()) => add(&shared.counters.data_added, pack.bytes.len() as u64),
+        match shared.repo.storage().create_from_spool(&path, &pack.spool_path) {
+            Ok(()) => add(&shared.counters.data_added, pack.len),
             Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
             Err(e) => {
                 shared.fail(e.into());

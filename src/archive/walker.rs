@@ -21,6 +21,12 @@ use crate::error::{Error, Result};
 use crate::glob::PathFilter;
 use crate::tree::load_tree;
 
+thread_local! {
+    /// Each reader thread's chunking buffer (two maximum-size chunks), kept from one file to
+    /// the next instead of being allocated per file.
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// One backup source: its absolute path and the name it gets in the snapshot's root tree.
 pub(crate) struct Source {
     pub(crate) path: PathBuf,
@@ -227,12 +233,14 @@ impl Walker<'_, '_> {
         };
         let mut chunks = Vec::new();
         let mut size = 0u64;
-        for chunk in self.chunker.chunks(file) {
+        let mut stream = self.chunker.chunks_in(file, READ_BUFFER.take());
+        while let Some(chunk) = stream.next_chunk() {
             self.shared.check()?;
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
                     self.shared.warn(path, format!("read failed: {e}"));
+                    READ_BUFFER.set(stream.into_buffer());
                     return Ok(None);
                 }
             };
@@ -240,15 +248,18 @@ impl Walker<'_, '_> {
             size += u64::from(raw_len);
             self.shared.meter.add_done(0, u64::from(raw_len));
             add(&self.shared.counters.bytes_read, u64::from(raw_len));
-            let id = self.shared.repo.sealer().chunk_id(&chunk);
+            let id = self.shared.repo.sealer().chunk_id(chunk);
             chunks.push(ChunkRef { id, raw_len });
             if !self.shared.claim(BlobType::Data, &id.0) {
                 add(&self.shared.counters.data_blobs_added, 1);
                 add(&self.shared.counters.data_added_raw, u64::from(raw_len));
-                let job = SealJob { blob_type: BlobType::Data, id: id.0, raw: chunk };
+                let mut raw = self.shared.buffers.take();
+                raw.extend_from_slice(chunk);
+                let job = SealJob { blob_type: BlobType::Data, id: id.0, raw };
                 self.seal.send(job).map_err(|_| Error::Cancelled)?;
             }
         }
+        READ_BUFFER.set(stream.into_buffer());
         self.shared.meter.add_done(1, 0);
         self.warn_if_changed(path, meta, size);
         let counters = &self.shared.counters;

@@ -77,7 +77,17 @@ pub trait Storage: Send + Sync {
     /// Stores `bytes` at `path` durably and atomically unless something is already there, in
     /// which case it fails with [`StorageErrorKind::AlreadyExists`] and leaves it untouched.
     /// On return the file and its name survive a crash or power loss.
-    fn create(&self, path: &str, bytes: &[u8]) -> Result<(), StorageError>;
+    fn create(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError>;
+
+    /// A local directory where large files (packs) are assembled before
+    /// [`Storage::create_from_spool`]; for a local repository it is inside the repository, so
+    /// storing a file is a rename.
+    fn spool_dir(&self) -> &std::path::Path;
+
+    /// Stores the complete, fsynced file `spool_file` (in [`Storage::spool_dir`]) at `path`
+    /// with the guarantees of [`Storage::create`], and removes the spool file, also when
+    /// `path` already exists.
+    fn create_from_spool(&self, path: &str, spool_file: &std::path::Path) -> Result<(), StorageError>;
 
     /// The whole file, which must be at most `max_len` bytes long: a longer one fails with
     /// [`StorageErrorKind::TooLarge`] before it is read, so a hostile store cannot make the

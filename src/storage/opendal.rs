@@ -20,8 +20,10 @@ pub struct OpendalStorage {
     /// Keeps the runtime the operator runs on alive.
     _runtime: tokio::runtime::Runtime,
     location: String,
-    /// Root directory when the service is the local file system.
-    local_root: Option<PathBuf>,
+    /// The repository's directory.
+    root: PathBuf,
+    /// Where packs are assembled: the repository's `tmp/`, so storing one is a rename.
+    spool_dir: PathBuf,
     /// Directories whose own entry (and their parents') has been fsynced.
     durable_dirs: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
@@ -49,7 +51,8 @@ impl OpendalStorage {
             op,
             _runtime: runtime,
             location,
-            local_root: Some(root),
+            spool_dir: root.join(TEMP_DIR),
+            root,
             durable_dirs: std::sync::Mutex::default(),
         })
     }
@@ -68,9 +71,7 @@ impl OpendalStorage {
     /// directory is used, the entries of the directories above it (OpenDAL may just have
     /// created them, and a new directory's name is only durable once its parent is synced).
     fn sync_parent_dir(&self, path: &str) -> Result<(), StorageError> {
-        let Some(root) = &self.local_root else {
-            return Ok(());
-        };
+        let root = &self.root;
         let dir = match Path::new(path).parent() {
             Some(parent) => root.join(parent),
             None => root.clone(),
@@ -116,9 +117,42 @@ impl Storage for OpendalStorage {
         &self.location
     }
 
-    fn create(&self, path: &str, bytes: &[u8]) -> Result<(), StorageError> {
+    fn create(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
-        self.op.write_options(path, bytes.to_vec(), options).map_err(|e| self.error("write", path, &e))?;
+        self.op.write_options(path, bytes, options).map_err(|e| self.error("write", path, &e))?;
+        self.sync_parent_dir(path)
+    }
+
+    fn spool_dir(&self) -> &Path {
+        &self.spool_dir
+    }
+
+    fn create_from_spool(&self, path: &str, spool_file: &Path) -> Result<(), StorageError> {
+        let spool_error = |message: String| StorageError {
+            kind: StorageErrorKind::Other,
+            operation: "write",
+            location: self.location.clone(),
+            path: path.to_string(),
+            message,
+        };
+        let relative = spool_file.strip_prefix(&self.root).ok().and_then(Path::to_str).ok_or_else(|| {
+            spool_error(format!("spool file {} is outside the repository", spool_file.display()))
+        })?;
+        let exists = self.op.exists(path).map_err(|e| self.error("stat", path, &e))?;
+        if exists {
+            let _ = std::fs::remove_file(spool_file);
+            return Err(StorageError {
+                kind: StorageErrorKind::AlreadyExists,
+                operation: "write",
+                location: self.location.clone(),
+                path: path.to_string(),
+                message: "already exists".into(),
+            });
+        }
+        if let Err(e) = self.op.rename(relative, path) {
+            let _ = std::fs::remove_file(spool_file);
+            return Err(self.error("write", path, &e));
+        }
         self.sync_parent_dir(path)
     }
 
