@@ -215,3 +215,47 @@ mod tests {
         assert!(s.open_file(SealedFile::Index, &bytes).is_err());
     }
 }
+
+/// SPEC.md Appendix A, computed there with an independent BLAKE3 implementation: the subkey
+/// derivation, gear table, chunk ids and tree ids must never change.
+#[cfg(test)]
+mod spec_vectors {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn appendix_a_vectors_hold() {
+        let master = MasterKey::from_bytes([0; 32]);
+        let keys = master.subkeys();
+        assert_eq!(
+            hex(keys.chunk_id.bytes()),
+            "a1e54042abf8b37fdc376ddc7c799aa7e1d87f7783997ea4f5616b100df7e3ac"
+        );
+        assert_eq!(
+            hex(keys.chunker.bytes()),
+            "72845fed3523efd7a9bedc186f110faf8d8539c4e89288d80aedec0c5515d99b"
+        );
+        assert_eq!(
+            hex(keys.config_mac.bytes()),
+            "41b5af7f4a6e3ef0067dc1c104d74825b7fa27456a99085bc037f59ec052123a"
+        );
+        let sealer = Sealer::new(keys, ObjectId::ZERO, 3);
+        assert_eq!(
+            sealer.chunk_id(b"abc").0.to_hex(),
+            "ab03e36c690bfe800d2f9fa91fef12771e05a06b10ed05321f1284c72ba3a41e"
+        );
+        let empty_tree = cairn_format::tree::Tree::default().encode().unwrap();
+        assert_eq!(
+            sealer.tree_id(&empty_tree).0.to_hex(),
+            "8d421cc683a4e24edd3980c66c6d8b46af557d74913ae1d9aa707d439d797521"
+        );
+        let mut gear = [0u8; 2048];
+        blake3::Hasher::new_keyed(master.subkeys().chunker.bytes()).finalize_xof().fill(&mut gear);
+        assert_eq!(u64::from_le_bytes(gear[..8].try_into().unwrap()), 0x0626_79eb_ebbd_4095);
+        assert_eq!(u64::from_le_bytes(gear[2040..].try_into().unwrap()), 0x709e_0409_de92_b739);
+    }
+}
