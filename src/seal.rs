@@ -223,8 +223,8 @@ mod spec_vectors {
     use super::*;
     use crate::crypto::MasterKey;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    fn hex(bytes: &[u8; 32]) -> String {
+        ObjectId(*bytes).to_hex()
     }
 
     #[test]
