@@ -22,9 +22,9 @@ use crate::storage::StorageErrorKind;
 
 /// New blobs waiting for a seal worker. With chunks of at most a few MiB, this bounds the
 /// bytes between readers and sealers.
-pub(crate) const SEAL_QUEUE: usize = 4;
+pub(crate) const SEAL_QUEUE: usize = 2;
 /// Sealed blobs waiting for the packer.
-const PACK_QUEUE: usize = 2;
+const PACK_QUEUE: usize = 1;
 /// Finished packs waiting for an uploader.
 const UPLOAD_QUEUE: usize = 1;
 /// Spare buffers kept for reuse: what the queues, two readers, the seal workers (input and

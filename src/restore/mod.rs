@@ -182,6 +182,7 @@ impl Repository {
                 meter.add_done(0, raw.len() as u64);
                 if file.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
                     finish_file(file, owner)?;
+                    meter.set_current(&file.path);
                     meter.add_done(1, 0);
                 }
             }

@@ -225,3 +225,45 @@ fn secrets_never_reach_the_output() {
     assert!(!text.contains(PASSWORD));
     assert!(!text.contains("wrapped_key") && !text.contains("salt"), "{text}");
 }
+
+/// Ctrl-C cancels cleanly: exit code 130, no snapshot, what was stored is indexed, and the
+/// next backup succeeds reusing it.
+#[test]
+fn interrupt_exits_130_and_the_rerun_reuses_stored_data() {
+    let repo = TempDir::new().unwrap();
+    init(repo.path());
+    let src = TempDir::new().unwrap();
+    let root = src.path().join("big");
+    for i in 0..16 {
+        write(&root.join(format!("{i}.bin")), &random_bytes(16 << 20, i));
+    }
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cairn"))
+        .env_clear()
+        .env("CAIRN_REPOSITORY", repo.path())
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .args(["backup", "-q"])
+        .arg(&root)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first pack is stored.
+    let data = repo.path().join("data");
+    let started = std::time::Instant::now();
+    while crate::harness::dir_size(&data) == 0 && started.elapsed() < std::time::Duration::from_mins(1) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let listing = cairn(repo.path()).args(["snapshots", "--json"]).output().unwrap();
+    let snapshots: Value = serde_json::from_slice(&listing.stdout).unwrap();
+    assert_eq!(snapshots.as_array().unwrap().len(), 0);
+    let stored = crate::harness::dir_size(&data);
+    let rerun = cairn(repo.path()).args(["backup", "--json"]).arg(&root).output().unwrap();
+    assert_eq!(rerun.status.code(), Some(0));
+    let summary = last_json(&rerun.stdout);
+    let total = 16 * (16u64 << 20);
+    assert!(summary["data_added"].as_u64().unwrap() + stored / 2 < total, "{summary}, {stored} kept");
+}
