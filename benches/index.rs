@@ -11,7 +11,8 @@ use cairn::index::Index;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const BLOBS: usize = 1_000_000;
-const PER_PACK: usize = 16;
+/// Blobs per pack at the defaults: 8 MiB packs of about 1 MiB chunks.
+const PER_PACK: usize = 8;
 
 fn id(n: u64) -> ObjectId {
     ObjectId(*blake3::hash(&n.to_le_bytes()).as_bytes())
@@ -21,7 +22,7 @@ fn million_blob_index() -> Index {
     let packs = (0..BLOBS / PER_PACK)
         .map(|p| IndexPack {
             id: PackId(id(u64::MAX - p as u64)),
-            pack_len: 16 << 20,
+            pack_len: 8 << 20,
             blobs: (0..PER_PACK)
                 .map(|i| PackEntry {
                     blob_type: BlobType::Data,

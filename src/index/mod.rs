@@ -1,7 +1,8 @@
 //! The in-memory index: where each blob is stored (SPEC §8). Loaded from every index file,
-//! held as two sorted arrays of 44-byte entries (one per blob type) with a 64 Ki-bucket table
-//! over the first two id bytes, so a lookup is a short binary search and a repository of a
-//! million blobs costs about 44 MB.
+//! held as two sorted arrays of 42-byte entries (one per blob type) with a 64 Ki-bucket table
+//! over the first two id bytes. Because the bucket gives those two bytes, an entry stores only
+//! the other 30, plus 12 bytes of location: a repository of a million blobs costs about 45 MB,
+//! and a lookup is a short binary search.
 
 mod writer;
 
@@ -19,15 +20,6 @@ use crate::error::{Error, ObjectKind, Result};
 use crate::repository::Repository;
 use crate::seal::SealedFile;
 
-/// A pack as the index knows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PackInfo {
-    /// The pack's id.
-    pub id: PackId,
-    /// Its length in bytes.
-    pub len: u32,
-}
-
 /// Where a blob is: which pack (a position in [`Index::packs`]), and its sealed box's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlobLocation {
@@ -39,11 +31,29 @@ pub struct BlobLocation {
     pub sealed_len: u32,
 }
 
-/// One blob: 32 + 12 = 44 bytes, 4-byte aligned.
+impl BlobLocation {
+    fn to_bytes(self) -> [u8; 12] {
+        let mut out = [0u8; 12];
+        out[..4].copy_from_slice(&self.pack.to_le_bytes());
+        out[4..8].copy_from_slice(&self.offset.to_le_bytes());
+        out[8..].copy_from_slice(&self.sealed_len.to_le_bytes());
+        out
+    }
+
+    fn from_bytes(bytes: &[u8; 12]) -> BlobLocation {
+        let word = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        BlobLocation { pack: word(0), offset: word(4), sealed_len: word(8) }
+    }
+}
+
+/// Id bytes an entry stores: all but the two its bucket stands for.
+const TAIL_LEN: usize = 30;
+
+/// One blob: id bytes 2..32 and its location, byte arrays only, so 42 bytes with no padding.
 #[derive(Clone, Copy)]
 struct Entry {
-    id: [u8; 32],
-    location: BlobLocation,
+    tail: [u8; TAIL_LEN],
+    location: [u8; 12],
 }
 
 /// Blobs of one type sorted by id, with `buckets[b]..buckets[b + 1]` the entries whose id
@@ -59,19 +69,28 @@ fn bucket_of(id: &[u8; 32]) -> usize {
     usize::from(id[0]) << 8 | usize::from(id[1])
 }
 
+fn tail_of(id: &[u8; 32]) -> [u8; TAIL_LEN] {
+    let mut tail = [0u8; TAIL_LEN];
+    tail.copy_from_slice(&id[2..]);
+    tail
+}
+
 impl BlobTable {
-    fn build(mut entries: Vec<Entry>) -> BlobTable {
-        entries.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    fn build(mut blobs: Vec<([u8; 32], BlobLocation)>) -> BlobTable {
+        blobs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         // The same blob may be in two packs (two backups stored it at once); keep one.
-        entries.dedup_by(|a, b| a.id == b.id);
-        entries.shrink_to_fit();
+        blobs.dedup_by(|a, b| a.0 == b.0);
         let mut buckets = vec![0u32; BUCKETS + 1];
-        for entry in &entries {
-            buckets[bucket_of(&entry.id) + 1] += 1;
+        for (id, _) in &blobs {
+            buckets[bucket_of(id) + 1] += 1;
         }
         for b in 1..=BUCKETS {
             buckets[b] += buckets[b - 1];
         }
+        let entries = blobs
+            .iter()
+            .map(|(id, location)| Entry { tail: tail_of(id), location: location.to_bytes() })
+            .collect();
         BlobTable { entries, buckets }
     }
 
@@ -79,7 +98,11 @@ impl BlobTable {
         let b = bucket_of(&id.0);
         let range = (self.buckets[b] as usize)..(self.buckets[b + 1] as usize);
         let slice = &self.entries[range];
-        slice.binary_search_by(|entry| entry.id.cmp(&id.0)).ok().map(|i| slice[i].location)
+        let tail = &id.0[2..];
+        slice
+            .binary_search_by(|entry| entry.tail.as_slice().cmp(tail))
+            .ok()
+            .map(|i| BlobLocation::from_bytes(&slice[i].location))
     }
 
     fn heap_bytes(&self) -> usize {
@@ -89,7 +112,7 @@ impl BlobTable {
 
 /// Every blob of the repository and where it is.
 pub struct Index {
-    packs: Vec<PackInfo>,
+    packs: Vec<PackId>,
     data: BlobTable,
     tree: BlobTable,
     files: Vec<IndexId>,
@@ -128,18 +151,14 @@ impl Index {
             loaded.push(id);
             for pack in file.packs {
                 let number = *pack_numbers.entry(pack.id).or_insert_with(|| {
-                    packs.push(PackInfo { id: pack.id, len: pack.pack_len });
+                    packs.push(pack.id);
                     u32::try_from(packs.len() - 1).expect("fewer than 2^32 packs")
                 });
                 for blob in pack.blobs {
-                    let entry = Entry {
-                        id: blob.id.0,
-                        location: BlobLocation {
-                            pack: number,
-                            offset: blob.offset,
-                            sealed_len: blob.sealed_len,
-                        },
-                    };
+                    let entry = (
+                        blob.id.0,
+                        BlobLocation { pack: number, offset: blob.offset, sealed_len: blob.sealed_len },
+                    );
                     match blob.blob_type {
                         BlobType::Data => data.push(entry),
                         BlobType::Tree => tree.push(entry),
@@ -167,13 +186,13 @@ impl Index {
 
     /// The pack at position `number`.
     #[must_use]
-    pub fn pack(&self, number: u32) -> Option<&PackInfo> {
-        self.packs.get(number as usize)
+    pub fn pack(&self, number: u32) -> Option<PackId> {
+        self.packs.get(number as usize).copied()
     }
 
     /// Every pack the index names.
     #[must_use]
-    pub fn packs(&self) -> &[PackInfo] {
+    pub fn packs(&self) -> &[PackId] {
         &self.packs
     }
 
@@ -197,7 +216,7 @@ impl Index {
     pub fn heap_bytes(&self) -> usize {
         self.data.heap_bytes()
             + self.tree.heap_bytes()
-            + self.packs.capacity() * std::mem::size_of::<PackInfo>()
+            + self.packs.capacity() * std::mem::size_of::<PackId>()
     }
 }
 
@@ -236,7 +255,7 @@ mod tests {
         )]);
         let loc = index.get(BlobType::Data, &ObjectId([3; 32])).unwrap();
         assert_eq!((loc.offset, loc.sealed_len), (8, 100));
-        assert_eq!(index.pack(loc.pack).unwrap().id, PackId(ObjectId([9; 32])));
+        assert_eq!(index.pack(loc.pack).unwrap(), PackId(ObjectId([9; 32])));
         assert!(index.get(BlobType::Tree, &ObjectId([3; 32])).is_none());
         assert!(index.contains(BlobType::Tree, &ObjectId([4; 32])));
         assert!(!index.contains(BlobType::Data, &ObjectId([5; 32])));

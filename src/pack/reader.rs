@@ -21,14 +21,14 @@ pub(crate) fn read_blob(
     let object = blob_object(blob_type);
     let location = index.get(blob_type, id).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
     let pack = index.pack(location.pack).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
-    let path = layout::file_path(FileKind::Pack, &pack.id.0);
+    let path = layout::file_path(FileKind::Pack, &pack.0);
     let sealed = repo
         .storage()
         .read_range(&path, u64::from(location.offset), u64::from(location.sealed_len))
-        .map_err(|e| pack_read_error(&pack.id, e))?;
+        .map_err(|e| pack_read_error(&pack, e))?;
     repo.sealer()
         .open_blob(blob_type, id, &sealed)
-        .map_err(|damage| Error::corrupt(object, format!("{} (in pack {})", id, pack.id.short()), damage))
+        .map_err(|damage| Error::corrupt(object, format!("{} (in pack {})", id, pack.short()), damage))
 }
 
 /// The decoded header of a pack, read from its tail.

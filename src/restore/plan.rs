@@ -170,8 +170,7 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
             .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
         let pack = index
             .pack(location.pack)
-            .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?
-            .id;
+            .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
         located.push((
             pack,
             u64::from(location.offset),

@@ -7,5 +7,6 @@ mod backup;
 mod cancel;
 mod cli;
 mod corruption;
+mod format;
 mod roundtrip;
 mod sources;
