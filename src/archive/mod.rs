@@ -89,7 +89,7 @@ impl Repository {
             .build()
             .map_err(|e| Error::system("starting threads", std::io::Error::other(e)))?;
         let meter = Meter::new(Phase::Backup);
-        let shared = Shared::new(self, &index, &meter, progress, cancel);
+        let shared = Shared::new(self, &index, &meter, progress, cancel, threads);
         let parent_root = parent.as_ref().map(|p| &p.snapshot.tree);
         let roots: Vec<&Path> = sources.iter().map(|s| s.path.as_path()).collect();
         let root = with_ticker(&meter, progress, || {

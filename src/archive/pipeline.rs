@@ -22,14 +22,11 @@ use crate::storage::StorageErrorKind;
 
 /// New blobs waiting for a seal worker. With chunks of at most a few MiB, this bounds the
 /// bytes between readers and sealers.
-pub(crate) const SEAL_QUEUE: usize = 2;
+const SEAL_QUEUE: usize = 2;
 /// Sealed blobs waiting for the packer.
 const PACK_QUEUE: usize = 1;
 /// Finished packs waiting for an uploader.
 const UPLOAD_QUEUE: usize = 1;
-/// Spare buffers kept for reuse: what the queues, two readers, the seal workers (input and
-/// output each) and the packer hold at once on a two-core machine.
-const POOLED_BUFFERS: usize = SEAL_QUEUE + PACK_QUEUE + 2 + 2 * 2 + 1;
 /// Threads storing packs.
 const UPLOADERS: usize = 2;
 
@@ -95,6 +92,7 @@ impl<'a> Shared<'a> {
         meter: &'a Meter,
         progress: &'a dyn Progress,
         cancel: &'a CancelToken,
+        threads: usize,
     ) -> Self {
         Shared {
             repo,
@@ -106,7 +104,9 @@ impl<'a> Shared<'a> {
             pending_data: Mutex::default(),
             pending_trees: Mutex::default(),
             index_writer: Mutex::new(IndexWriter::new()),
-            buffers: BufferPool::new(POOLED_BUFFERS),
+            // What the queues, the readers, the seal workers (input and output each) and the
+            // packer hold at once.
+            buffers: BufferPool::new(SEAL_QUEUE + PACK_QUEUE + 3 * threads + 1),
             warnings: Mutex::default(),
             failure: Mutex::default(),
             aborted: AtomicBool::new(false),

@@ -37,6 +37,7 @@ fn unchanged_second_backup_adds_under_one_percent() {
     assert_eq!((summary.data_blobs_added, summary.tree_blobs_added), (0, 0));
     assert_eq!(second.snapshot.snapshot.tree, first.snapshot.snapshot.tree);
     assert!(growth * 100 < size, "grew by {growth} bytes for {size} bytes of data");
+    repo.assert_no_leftovers();
 }
 
 /// Overwriting 64 KiB in the middle of a 40 MiB file stores about the chunks around it,

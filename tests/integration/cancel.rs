@@ -43,6 +43,7 @@ fn cancelled_backup_keeps_stored_data_for_the_rerun() {
     let stored = repo.bytes_under("data");
     assert!(stored > 0);
     assert!(repo.bytes_under("index") > 0, "what was stored is indexed");
+    repo.assert_no_leftovers();
 
     let rerun = repo.backup(&[&root]);
     let summary = &rerun.snapshot.snapshot.summary;

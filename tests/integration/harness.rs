@@ -65,6 +65,14 @@ impl TestRepo {
         target
     }
 
+    /// Asserts that no spool or temporary file was left in the repository's `tmp/`.
+    pub fn assert_no_leftovers(&self) {
+        let leftovers: Vec<_> = fs::read_dir(self.path().join("tmp"))
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "left in tmp/: {leftovers:?}");
+    }
+
     /// Bytes of every file under `dir` of the repository.
     pub fn bytes_under(&self, dir: &str) -> u64 {
         dir_size(&self.path().join(dir))
