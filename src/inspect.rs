@@ -81,11 +81,7 @@ impl Repository {
     /// The key slot whose id starts with `prefix`.
     pub fn key_slot(&self, prefix: &str) -> Result<(KeyId, KeySlot)> {
         let id = self.resolve(FileKind::Key, prefix)?;
-        let bytes = crate::key_slot::read_slot_file(self.storage(), &id)?;
-        if crate::crypto::content_hash(&bytes) != id {
-            return Err(Error::corrupt(ObjectKind::Key, id, Damage::Checksum));
-        }
-        let (slot, _) = KeySlot::decode(&bytes).map_err(|e| Error::from_format(ObjectKind::Key, id, e))?;
+        let (slot, _) = crate::key_slot::load_slot(self.storage(), &id)?;
         Ok((KeyId(id), slot))
     }
 

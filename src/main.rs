@@ -15,6 +15,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_logging();
     let cancel = cairn::CancelToken::new();
     let handler_token = cancel.clone();
     // First Ctrl-C: cancel cleanly (what is stored stays reusable); second: stop at once.
@@ -36,4 +37,13 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Diagnostics on stderr at the level `CAIRN_LOG` names (`error` … `trace`); off by default.
+/// The library logs ids, paths and sizes, never key material or passwords.
+fn init_logging() {
+    let Some(level) = std::env::var("CAIRN_LOG").ok().and_then(|v| v.parse::<tracing::Level>().ok()) else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).try_init();
 }

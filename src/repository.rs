@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use cairn_format::config::{ChunkerParams, Config};
 use cairn_format::header::FileKind;
-use cairn_format::id::ObjectId;
+use cairn_format::id::{KeyId, ObjectId};
 
 use crate::chunker::Chunker;
 use crate::crypto::{KdfParams, MasterKey, Password, content_hash, random_bytes};
 use crate::error::{Damage, Error, ObjectKind, Result};
-use crate::key_slot;
+use crate::key_slot::{self, SlotSecret};
 use crate::layout::{self, CONFIG_PATH};
+use crate::recovery_code::RecoveryCode;
 use crate::seal::{SealedFile, Sealer};
 use crate::storage::{Storage, StorageErrorKind};
 
@@ -48,8 +49,11 @@ impl Default for InitOptions {
 
 /// How to unlock a repository.
 pub enum Credentials {
-    /// A password of one of the repository's key slots.
+    /// A password of one of the repository's key slots. A recovery code typed where a
+    /// password is asked for works too.
     Password(Password),
+    /// A recovery code (see [`Repository::add_recovery_code`]).
+    RecoveryCode(RecoveryCode),
     /// The master key itself, as exported by [`Repository::master_key`].
     MasterKey(MasterKey),
 }
@@ -60,6 +64,8 @@ pub struct Repository {
     config: Config,
     sealer: Sealer,
     master: MasterKey,
+    /// The key slot that opened the repository (none when opened with the master key).
+    key_id: Option<KeyId>,
 }
 
 impl Repository {
@@ -91,14 +97,19 @@ impl Repository {
         let sealer = Sealer::new(master.subkeys(), repo_id, config.compression_level);
         let mac = sealer.config_mac(&bytes);
         bytes.extend_from_slice(&mac);
-        key_slot::create_slot(storage.as_ref(), repo_id, &master, password, options.kdf)?;
+        let key_id = key_slot::create_slot(
+            storage.as_ref(),
+            repo_id,
+            &master,
+            &SlotSecret::Password(password, options.kdf),
+        )?;
         storage.create(CONFIG_PATH, bytes).map_err(|e| match e.kind {
             StorageErrorKind::AlreadyExists => {
                 Error::RepositoryExists { location: storage.location().to_string() }
             }
             _ => e.into(),
         })?;
-        Ok(Repository { storage, config, sealer, master })
+        Ok(Repository { storage, config, sealer, master, key_id: Some(key_id) })
     }
 
     /// Opens an existing repository.
@@ -115,11 +126,23 @@ impl Repository {
         };
         let (config, signed, mac) =
             Config::decode(&bytes).map_err(|e| Error::from_format(ObjectKind::Config, CONFIG_PATH, e))?;
-        let master = match credentials {
+        let (master, key_id) = match credentials {
             Credentials::Password(password) => {
-                key_slot::open_with_password(storage.as_ref(), config.repo_id, password)?
+                let code = std::str::from_utf8(password.bytes()).ok().and_then(RecoveryCode::parse);
+                let mut secrets = Vec::with_capacity(2);
+                if let Some(code) = &code {
+                    secrets.push(SlotSecret::RecoveryCode(code));
+                }
+                secrets.push(SlotSecret::Password(password, key_slot::DEFAULT_KDF));
+                let (master, id) = key_slot::open(storage.as_ref(), config.repo_id, &secrets)?;
+                (master, Some(id))
             }
-            Credentials::MasterKey(key) => key.duplicate(),
+            Credentials::RecoveryCode(code) => {
+                let secrets = [SlotSecret::RecoveryCode(code)];
+                let (master, id) = key_slot::open(storage.as_ref(), config.repo_id, &secrets)?;
+                (master, Some(id))
+            }
+            Credentials::MasterKey(key) => (key.duplicate(), None),
         };
         let sealer = Sealer::new(master.subkeys(), config.repo_id, config.compression_level);
         if sealer.config_mac(signed) != mac {
@@ -127,12 +150,13 @@ impl Repository {
                 Credentials::MasterKey(_) => {
                     Err(Error::WrongPassword { location: storage.location().to_string() })
                 }
-                Credentials::Password(_) => {
+                Credentials::Password(_) | Credentials::RecoveryCode(_) => {
                     Err(Error::corrupt(ObjectKind::Config, CONFIG_PATH, Damage::Checksum))
                 }
             };
         }
-        Ok(Repository { storage, config, sealer, master })
+        tracing::debug!(location = storage.location(), "repository opened");
+        Ok(Repository { storage, config, sealer, master, key_id })
     }
 
     /// The repository's config.
@@ -152,6 +176,16 @@ impl Repository {
     #[must_use]
     pub fn master_key(&self) -> &MasterKey {
         &self.master
+    }
+
+    /// The key slot that opened the repository; `None` when it was opened with the master key.
+    #[must_use]
+    pub fn key_id(&self) -> Option<KeyId> {
+        self.key_id
+    }
+
+    pub(crate) fn set_key_id(&mut self, id: KeyId) {
+        self.key_id = Some(id);
     }
 
     pub(crate) fn storage(&self) -> &dyn Storage {

@@ -1,6 +1,7 @@
-//! Key slots (SPEC §4.2): one file per password, each wrapping the same random master key
-//! under a key derived from the password with Argon2id. The KDF parameters are checked
-//! against SPEC's bounds here, before anyone allocates Argon2's memory.
+//! Key slots (SPEC §4.2): one file per password or recovery code, each wrapping the same
+//! random master key under a key derived from that secret: with Argon2id for passwords, by a
+//! plain BLAKE3 derivation for 256-bit recovery codes. Argon2 parameters are checked against
+//! SPEC's bounds here, before anyone allocates Argon2's memory.
 
 use crate::FormatError;
 use crate::envelope::{NONCE_LEN, TAG_LEN};
@@ -51,14 +52,25 @@ impl KdfParams {
     }
 }
 
+/// How a slot's key-encryption key is derived from its secret (SPEC §4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
+pub enum SlotKdf {
+    /// A password, through Argon2id with these parameters.
+    Argon2id(KdfParams),
+    /// A 256-bit recovery code, through BLAKE3 `derive_key`; no stretching is needed.
+    RecoveryCode,
+}
+
 /// A decoded key slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KeySlot {
     /// The repository this slot belongs to.
     pub repo_id: ObjectId,
-    /// Argon2id parameters.
-    pub kdf: KdfParams,
+    /// How the key-encryption key is derived.
+    pub kdf: SlotKdf,
     /// Random salt.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub salt: [u8; SALT_LEN],
@@ -75,18 +87,28 @@ pub struct KeySlot {
 
 /// KDF code 1: Argon2id version 0x13.
 const KDF_ARGON2ID: u8 = 1;
+/// KDF code 2: recovery code; the three parameter fields are zero.
+const KDF_RECOVERY_CODE: u8 = 2;
 
 impl KeySlot {
     /// The plaintext that precedes the wrapped key; it is the AAD prefix of the box.
     pub fn encode_prefix(&self) -> Result<Vec<u8>, FormatError> {
-        self.kdf.validate()?;
         let mut w = Writer::with_capacity(160);
         w.bytes(&encode_file_header(FileKind::Key));
         w.bytes(self.repo_id.as_bytes());
-        w.u8(KDF_ARGON2ID);
-        w.u32(self.kdf.memory_kib);
-        w.u32(self.kdf.time_cost);
-        w.u32(self.kdf.lanes);
+        match self.kdf {
+            SlotKdf::Argon2id(params) => {
+                params.validate()?;
+                w.u8(KDF_ARGON2ID);
+                w.u32(params.memory_kib);
+                w.u32(params.time_cost);
+                w.u32(params.lanes);
+            }
+            SlotKdf::RecoveryCode => {
+                w.u8(KDF_RECOVERY_CODE);
+                w.bytes(&[0; 12]);
+            }
+        }
         w.bytes(&self.salt);
         w.i64(self.created_unix_s);
         w.bytes16("key.hostname", self.hostname.as_bytes(), MAX_KEY_LABEL_LEN)?;
@@ -107,15 +129,27 @@ impl KeySlot {
         decode_file_header(&mut r, FileKind::Key)?;
         let repo_id = ObjectId(r.array("key.repo_id")?);
         let kdf_code = r.u8("key.kdf")?;
-        if kdf_code != KDF_ARGON2ID {
-            return Err(FormatError::Unsupported { field: "key.kdf", found: u64::from(kdf_code) });
-        }
-        let kdf = KdfParams {
+        let params = KdfParams {
             memory_kib: r.u32("key.kdf.memory_kib")?,
             time_cost: r.u32("key.kdf.time_cost")?,
             lanes: r.u32("key.kdf.lanes")?,
         };
-        kdf.validate()?;
+        let kdf = match kdf_code {
+            KDF_ARGON2ID => {
+                params.validate()?;
+                SlotKdf::Argon2id(params)
+            }
+            KDF_RECOVERY_CODE if params == (KdfParams { memory_kib: 0, time_cost: 0, lanes: 0 }) => {
+                SlotKdf::RecoveryCode
+            }
+            KDF_RECOVERY_CODE => {
+                return Err(FormatError::InvalidValue {
+                    field: "key.kdf",
+                    reason: "a recovery-code slot has zero KDF parameters",
+                });
+            }
+            other => return Err(FormatError::Unsupported { field: "key.kdf", found: u64::from(other) }),
+        };
         let salt = r.array("key.salt")?;
         let created_unix_s = r.i64("key.created")?;
         let hostname = r.string16("key.hostname", MAX_KEY_LABEL_LEN)?;
@@ -137,7 +171,7 @@ mod tests {
     fn sample() -> KeySlot {
         KeySlot {
             repo_id: ObjectId([1; 32]),
-            kdf: KdfParams { memory_kib: 65536, time_cost: 3, lanes: 4 },
+            kdf: SlotKdf::Argon2id(KdfParams { memory_kib: 65536, time_cost: 3, lanes: 4 }),
             salt: [2; SALT_LEN],
             created_unix_s: 1_790_000_000,
             hostname: "host".into(),
@@ -165,6 +199,25 @@ mod tests {
         assert!(matches!(
             KeySlot::decode(&bytes),
             Err(FormatError::OutOfRange { field: "key.kdf.memory_kib", .. })
+        ));
+    }
+
+    #[test]
+    fn recovery_code_slot_round_trips_and_needs_zero_parameters() {
+        let slot = KeySlot { kdf: SlotKdf::RecoveryCode, ..sample() };
+        let mut bytes = slot.encode().unwrap();
+        assert_eq!(KeySlot::decode(&bytes).unwrap().0, slot);
+        bytes[45] = 1;
+        assert!(matches!(KeySlot::decode(&bytes), Err(FormatError::InvalidValue { field: "key.kdf", .. })));
+    }
+
+    #[test]
+    fn unknown_kdf_is_unsupported() {
+        let mut bytes = sample().encode().unwrap();
+        bytes[40] = 3;
+        assert!(matches!(
+            KeySlot::decode(&bytes),
+            Err(FormatError::Unsupported { field: "key.kdf", found: 3 })
         ));
     }
 

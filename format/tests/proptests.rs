@@ -6,7 +6,7 @@ use cairn_format::config::{ChunkerParams, Config};
 use cairn_format::envelope::{BlobType, decode_payload};
 use cairn_format::id::{ChunkId, IndexId, ObjectId, PackId, SnapshotId, TreeId};
 use cairn_format::index::{IndexFile, IndexPack};
-use cairn_format::key::{KdfParams, KeySlot};
+use cairn_format::key::{KdfParams, KeySlot, SlotKdf};
 use cairn_format::pack::{MIN_SEALED_LEN, PackEntry, PackHeader, decode_trailer};
 use cairn_format::snapshot::{Snapshot, Summary};
 use cairn_format::timestamp::Timestamp;
@@ -46,7 +46,11 @@ fn any_key_slot() -> impl Strategy<Value = KeySlot> {
     (any_id(), 1u32..=64, 1u32..=64, any::<[u8; 32]>(), any::<i64>(), ".{0,20}", ".{0,20}").prop_map(
         |(repo_id, time_cost, lanes, salt, created, hostname, username)| KeySlot {
             repo_id,
-            kdf: KdfParams { memory_kib: 8 * lanes, time_cost, lanes },
+            kdf: if time_cost % 5 == 0 {
+                SlotKdf::RecoveryCode
+            } else {
+                SlotKdf::Argon2id(KdfParams { memory_kib: 8 * lanes, time_cost, lanes })
+            },
             salt,
             created_unix_s: created,
             hostname,

@@ -47,11 +47,13 @@ pub enum Command {
     Dump(DumpArgs),
     /// Print a repository object, decoded, as JSON (for debugging).
     Cat(CatArgs),
+    /// Manage key slots: the passwords and recovery codes that open the repository.
+    Key(KeyArgs),
 }
 
-/// Key-derivation and storage settings of a new repository.
+/// Argon2id settings of a new password slot.
 #[derive(Args, Debug, Clone)]
-pub struct InitArgs {
+pub struct KdfArgs {
     /// Argon2id memory in KiB (default 65536 = 64 MiB).
     #[arg(long, value_name = "KIB")]
     pub kdf_memory_kib: Option<u32>,
@@ -61,9 +63,71 @@ pub struct InitArgs {
     /// Argon2id lanes (default 4).
     #[arg(long, value_name = "N")]
     pub kdf_lanes: Option<u32>,
+}
+
+impl KdfArgs {
+    /// The parameters, defaults filled in.
+    pub fn params(&self) -> cairn::KdfParams {
+        let defaults = cairn::DEFAULT_KDF;
+        cairn::KdfParams {
+            memory_kib: self.kdf_memory_kib.unwrap_or(defaults.memory_kib),
+            time_cost: self.kdf_time.unwrap_or(defaults.time_cost),
+            lanes: self.kdf_lanes.unwrap_or(defaults.lanes),
+        }
+    }
+}
+
+/// Key-derivation and storage settings of a new repository.
+#[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub kdf: KdfArgs,
     /// zstd level 1-22, or 0 for no compression (default 3).
     #[arg(long, value_name = "LEVEL")]
     pub compression: Option<u8>,
+    /// Also create a recovery code, printed once: it opens the repository if the password
+    /// is lost.
+    #[arg(long)]
+    pub recovery_key: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// List the key slots.
+    List,
+    /// Add a password, or with --recovery-key a recovery code.
+    Add(KeyAddArgs),
+    /// Remove a key slot (not the one in use, not the last).
+    Remove {
+        /// Id (prefix) of the slot, as `cairn key list` shows it.
+        id: String,
+    },
+    /// Change the password that opened the repository.
+    Passwd(NewPasswordArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyAddArgs {
+    /// Create a recovery code instead of a password; it is printed once.
+    #[arg(long, conflicts_with = "new_password_file")]
+    pub recovery_key: bool,
+    #[command(flatten)]
+    pub new_password: NewPasswordArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct NewPasswordArgs {
+    /// Read the new password from this file (first line) instead of asking twice.
+    #[arg(long, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub kdf: KdfArgs,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,12 @@ use super::{CliError, exit, init, open, output};
 pub fn run(cli: &Cli, args: &BackupArgs, cancel: &CancelToken) -> Result<u8, CliError> {
     let repo = match open(cli) {
         Err(CliError::Library(e)) if args.init && e.kind() == ErrorKind::RepositoryMissing => {
-            init::create(cli, &args.init_args)?
+            let repo = init::create(cli, &args.init_args)?;
+            if args.init_args.recovery_key {
+                let (_, code) = repo.add_recovery_code()?;
+                super::key::show_recovery_code(cli, &code);
+            }
+            repo
         }
         other => other?,
     };

@@ -1,6 +1,6 @@
 //! `cairn init`.
 
-use cairn::{InitOptions, KdfParams, Repository};
+use cairn::{InitOptions, Repository};
 use serde_json::json;
 
 use super::args::{Cli, InitArgs};
@@ -18,6 +18,10 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<u8, CliError> {
         println!("created cairn repository {} at {}", repo.config().repo_id.short(), repo.location());
         println!("Keep the password safe: without it the data cannot be read, by anyone.");
     }
+    if args.recovery_key {
+        let (_, code) = repo.add_recovery_code()?;
+        super::key::show_recovery_code(cli, &code);
+    }
     Ok(exit::OK)
 }
 
@@ -31,11 +35,7 @@ pub fn create(cli: &Cli, args: &InitArgs) -> Result<Repository, CliError> {
 fn options(args: &InitArgs) -> InitOptions {
     let defaults = InitOptions::default();
     InitOptions {
-        kdf: KdfParams {
-            memory_kib: args.kdf_memory_kib.unwrap_or(defaults.kdf.memory_kib),
-            time_cost: args.kdf_time.unwrap_or(defaults.kdf.time_cost),
-            lanes: args.kdf_lanes.unwrap_or(defaults.kdf.lanes),
-        },
+        kdf: args.kdf.params(),
         compression_level: args.compression.unwrap_or(defaults.compression_level),
         ..defaults
     }

@@ -8,6 +8,7 @@ mod diff;
 mod dump;
 pub mod exit;
 mod init;
+mod key;
 mod ls;
 mod output;
 mod password;
@@ -78,6 +79,7 @@ pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
         Command::Stats(args) => stats::run(cli, args),
         Command::Dump(args) => dump::run(cli, args),
         Command::Cat(args) => cat::run(cli, args),
+        Command::Key(args) => key::run(cli, args),
     }
 }
 

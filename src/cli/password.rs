@@ -20,6 +20,18 @@ pub fn for_init(cli: &Cli) -> Result<Password, CliError> {
     resolve(cli, true)
 }
 
+/// A new password for `key add` / `key passwd`: from `--new-password-file`, or asked twice on
+/// a terminal.
+pub fn new_password(file: Option<&Path>) -> Result<Password, CliError> {
+    if let Some(path) = file {
+        return from_file(path);
+    }
+    if std::io::stdin().is_terminal() {
+        return prompt_with("enter new password: ", true);
+    }
+    Err(CliError::usage("no new password given; use --new-password-file or run in a terminal"))
+}
+
 fn resolve(cli: &Cli, confirm: bool) -> Result<Password, CliError> {
     if let Some(path) = &cli.password_file {
         return from_file(path);
@@ -67,10 +79,14 @@ fn first_line(mut bytes: Vec<u8>) -> Vec<u8> {
 }
 
 fn prompt(confirm: bool) -> Result<Password, CliError> {
+    prompt_with("enter password for repository: ", confirm)
+}
+
+fn prompt_with(label: &str, confirm: bool) -> Result<Password, CliError> {
     let ask = |label: &str| {
         rpassword::prompt_password(label).map_err(|e| CliError::usage(format!("cannot read password: {e}")))
     };
-    let first = zeroize::Zeroizing::new(ask("enter password for repository: ")?);
+    let first = zeroize::Zeroizing::new(ask(label)?);
     if confirm {
         let second = zeroize::Zeroizing::new(ask("enter password again: ")?);
         if *first != *second {

@@ -100,6 +100,9 @@ pub trait Storage: Send + Sync {
     /// The length of the file at `path`.
     fn len(&self, path: &str) -> Result<u64, StorageError>;
 
+    /// Deletes the file at `path`; deleting a file that does not exist succeeds.
+    fn remove(&self, path: &str) -> Result<(), StorageError>;
+
     /// Every file under `dir` (recursively), or an error; never a silent omission.
     fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError>;
 }

@@ -198,6 +198,15 @@ impl Storage for OpendalStorage {
         Ok(meta.content_length())
     }
 
+    fn remove(&self, path: &str) -> Result<(), StorageError> {
+        match self.op.delete(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == DalKind::NotFound => {}
+            Err(e) => return Err(self.error("delete", path, &e)),
+        }
+        self.sync_parent_dir(path)
+    }
+
     fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
         let dir = format!("{}/", dir.trim_end_matches('/'));
         let options = opendal::options::ListOptions { recursive: true, ..Default::default() };

@@ -8,5 +8,6 @@ mod cancel;
 mod cli;
 mod corruption;
 mod format;
+mod keys;
 mod roundtrip;
 mod sources;
