@@ -55,14 +55,14 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct KdfArgs {
     /// Argon2id memory in KiB (default 65536 = 64 MiB).
-    #[arg(long, value_name = "KIB")]
-    pub kdf_memory_kib: Option<u32>,
+    #[arg(long = "kdf-memory-kib", value_name = "KIB")]
+    pub memory_kib: Option<u32>,
     /// Argon2id passes (default 3).
-    #[arg(long, value_name = "N")]
-    pub kdf_time: Option<u32>,
+    #[arg(long = "kdf-time", value_name = "N")]
+    pub time_cost: Option<u32>,
     /// Argon2id lanes (default 4).
-    #[arg(long, value_name = "N")]
-    pub kdf_lanes: Option<u32>,
+    #[arg(long = "kdf-lanes", value_name = "N")]
+    pub lanes: Option<u32>,
 }
 
 impl KdfArgs {
@@ -70,9 +70,9 @@ impl KdfArgs {
     pub fn params(&self) -> cairn::KdfParams {
         let defaults = cairn::DEFAULT_KDF;
         cairn::KdfParams {
-            memory_kib: self.kdf_memory_kib.unwrap_or(defaults.memory_kib),
-            time_cost: self.kdf_time.unwrap_or(defaults.time_cost),
-            lanes: self.kdf_lanes.unwrap_or(defaults.lanes),
+            memory_kib: self.memory_kib.unwrap_or(defaults.memory_kib),
+            time_cost: self.time_cost.unwrap_or(defaults.time_cost),
+            lanes: self.lanes.unwrap_or(defaults.lanes),
         }
     }
 }
