@@ -50,6 +50,9 @@ pub(crate) fn compress(level: u8, raw: &[u8]) -> Option<Vec<u8>> {
     with_compressed(level, raw, |body| body.map(<[u8]>::to_vec))
 }
 
+/// The first four bytes of a zstd frame (RFC 8878 §3.1.1), little-endian 0xFD2FB528.
+const ZSTD_FRAME_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
 /// Why a body could not be decoded.
 #[derive(Debug)]
 pub(crate) struct DecompressError;
@@ -60,7 +63,11 @@ pub(crate) fn decompress(codec: Codec, body: &[u8], raw_len: u32) -> Result<Vec<
     let raw = match codec {
         Codec::None => body.to_vec(),
         Codec::Zstd => {
-            // Exactly one frame (SPEC §5.3): the decoder would otherwise accept several.
+            // Exactly one zstd frame (SPEC §5.3), not a skippable one: the decoder would
+            // otherwise accept several frames, or a skippable frame alone as empty output.
+            if !body.starts_with(&ZSTD_FRAME_MAGIC) {
+                return Err(DecompressError);
+            }
             let frame_len = zstd::zstd_safe::find_frame_compressed_size(body).map_err(|_| DecompressError)?;
             if frame_len != body.len() {
                 return Err(DecompressError);
@@ -96,6 +103,14 @@ mod tests {
         let body = compress(3, &raw).unwrap();
         let twice = [body.clone(), body].concat();
         assert!(decompress(Codec::Zstd, &twice, 20_000).is_err());
+    }
+
+    #[test]
+    fn a_skippable_frame_is_not_a_body() {
+        let skippable = [0x50, 0x2A, 0x4D, 0x18, 0, 0, 0, 0];
+        assert!(decompress(Codec::Zstd, &skippable, 0).is_err());
+        let body = compress(3, &[9u8; 1000]).unwrap();
+        assert!(decompress(Codec::Zstd, &[&skippable[..], &body].concat(), 1000).is_err());
     }
 
     /// A frame that claims more than `raw_len` must fail, not allocate what it claims.

@@ -71,81 +71,126 @@ struct DiffWalk<'a> {
     visit: &'a mut dyn FnMut(&DiffEntry) -> Result<()>,
 }
 
+/// Two listings being merged: the entries of one directory in each snapshot.
+struct Frame {
+    old: std::iter::Peekable<std::vec::IntoIter<Node>>,
+    new: std::iter::Peekable<std::vec::IntoIter<Node>>,
+    prefix: Vec<u8>,
+}
+
 impl DiffWalk<'_> {
+    /// Merges the two trees directory by directory with an explicit stack (depth costs heap,
+    /// not stack), reporting in path order; equal subtrees are skipped unread.
     fn trees(&mut self, old: Option<&TreeId>, new: Option<&TreeId>, prefix: &[u8]) -> Result<()> {
+        let mut stack = Vec::new();
+        self.push(&mut stack, old, new, prefix)?;
+        while let Some(frame) = stack.last_mut() {
+            let order = match (frame.old.peek(), frame.new.peek()) {
+                (None, None) => {
+                    stack.pop();
+                    continue;
+                }
+                (Some(old), Some(new)) => old.name.cmp(&new.name),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+            };
+            let prefix = frame.prefix.clone();
+            let (old, new) = match order {
+                Ordering::Less => (frame.old.next(), None),
+                Ordering::Greater => (None, frame.new.next()),
+                Ordering::Equal => (frame.old.next(), frame.new.next()),
+            };
+            self.step(&mut stack, old, new, &prefix)?;
+        }
+        Ok(())
+    }
+
+    /// Compares one name present in the old listing, the new one, or both.
+    fn step(
+        &mut self,
+        stack: &mut Vec<Frame>,
+        old: Option<Node>,
+        new: Option<Node>,
+        prefix: &[u8],
+    ) -> Result<()> {
+        let name = match (&old, &new) {
+            (_, Some(node)) | (Some(node), None) => node.name.clone(),
+            (None, None) => return Ok(()),
+        };
+        let path = [prefix, b"/", &name].concat();
+        match (old, new) {
+            (Some(old), Some(new)) => match (&old.kind, &new.kind) {
+                (NodeKind::Dir { subtree: a }, NodeKind::Dir { subtree: b }) => {
+                    self.report_if_metadata(&path, &old, &new)?;
+                    self.push(stack, Some(a), Some(b), &path)
+                }
+                (NodeKind::File { chunks: a }, NodeKind::File { chunks: b }) if a == b => {
+                    self.report_if_metadata(&path, &old, &new)
+                }
+                (NodeKind::Symlink { target: a }, NodeKind::Symlink { target: b }) if a == b => {
+                    self.report_if_metadata(&path, &old, &new)
+                }
+                (NodeKind::Dir { .. }, _) | (_, NodeKind::Dir { .. }) => {
+                    // A directory became something else or the reverse: the old entry (and
+                    // what was below it) went, the new one came. The new subtree is pushed
+                    // first so the old one is listed first.
+                    self.report(&path, &old, Change::Removed)?;
+                    self.report(&path, &new, Change::Added)?;
+                    if let NodeKind::Dir { subtree } = &new.kind {
+                        self.push(stack, None, Some(subtree), &path)?;
+                    }
+                    if let NodeKind::Dir { subtree } = &old.kind {
+                        self.push(stack, Some(subtree), None, &path)?;
+                    }
+                    Ok(())
+                }
+                _ => self.report(&path, &new, Change::Modified),
+            },
+            (Some(old), None) => {
+                self.report(&path, &old, Change::Removed)?;
+                match &old.kind {
+                    NodeKind::Dir { subtree } => self.push(stack, Some(subtree), None, &path),
+                    _ => Ok(()),
+                }
+            }
+            (None, Some(new)) => {
+                self.report(&path, &new, Change::Added)?;
+                match &new.kind {
+                    NodeKind::Dir { subtree } => self.push(stack, None, Some(subtree), &path),
+                    _ => Ok(()),
+                }
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// Starts comparing two directories, unless they are the same tree.
+    fn push(
+        &self,
+        stack: &mut Vec<Frame>,
+        old: Option<&TreeId>,
+        new: Option<&TreeId>,
+        prefix: &[u8],
+    ) -> Result<()> {
         if old == new {
             return Ok(());
+        }
+        if let Some(tree) = new.or(old) {
+            crate::tree::check_depth(prefix, tree)?;
         }
         let load = |id: Option<&TreeId>| -> Result<Vec<Node>> {
             id.map_or(Ok(Vec::new()), |id| Ok(load_tree(self.repo, self.index, id)?.nodes))
         };
-        let (left, right) = (load(old)?, load(new)?);
-        let (mut i, mut j) = (0, 0);
-        while i < left.len() || j < right.len() {
-            let order = match (left.get(i), right.get(j)) {
-                (Some(left), Some(right)) => left.name.cmp(&right.name),
-                (Some(_), None) => Ordering::Less,
-                _ => Ordering::Greater,
-            };
-            match order {
-                Ordering::Less => {
-                    self.one_side(&left[i], prefix, Change::Removed)?;
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    self.one_side(&right[j], prefix, Change::Added)?;
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    self.both(&left[i], &right[j], prefix)?;
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
+        stack.push(Frame {
+            old: load(old)?.into_iter().peekable(),
+            new: load(new)?.into_iter().peekable(),
+            prefix: prefix.to_vec(),
+        });
         Ok(())
     }
 
-    /// An entry (and everything below it) present on one side only.
-    fn one_side(&mut self, node: &Node, prefix: &[u8], change: Change) -> Result<()> {
-        let path = [prefix, b"/", &node.name].concat();
-        self.report(&path, node, change)?;
-        if let NodeKind::Dir { subtree } = &node.kind {
-            match change {
-                Change::Added => self.trees(None, Some(subtree), &path)?,
-                _ => self.trees(Some(subtree), None, &path)?,
-            }
-        }
-        Ok(())
-    }
-
-    fn both(&mut self, old: &Node, new: &Node, prefix: &[u8]) -> Result<()> {
-        let path = [prefix, b"/", &new.name].concat();
-        match (&old.kind, &new.kind) {
-            (NodeKind::Dir { subtree: a }, NodeKind::Dir { subtree: b }) => {
-                if metadata_differs(old, new) {
-                    self.report(&path, new, Change::Metadata)?;
-                }
-                self.trees(Some(a), Some(b), &path)
-            }
-            (NodeKind::File { chunks: a }, NodeKind::File { chunks: b }) if a == b => {
-                if metadata_differs(old, new) {
-                    self.report(&path, new, Change::Metadata)?;
-                }
-                Ok(())
-            }
-            (NodeKind::Symlink { target: a }, NodeKind::Symlink { target: b }) if a == b => {
-                if metadata_differs(old, new) {
-                    self.report(&path, new, Change::Metadata)?;
-                }
-                Ok(())
-            }
-            (NodeKind::Dir { .. }, _) | (_, NodeKind::Dir { .. }) => {
-                self.one_side(old, prefix, Change::Removed)?;
-                self.one_side(new, prefix, Change::Added)
-            }
-            _ => self.report(&path, new, Change::Modified),
-        }
+    fn report_if_metadata(&mut self, path: &[u8], old: &Node, new: &Node) -> Result<()> {
+        if metadata_differs(old, new) { self.report(path, new, Change::Metadata) } else { Ok(()) }
     }
 
     fn report(&mut self, path: &[u8], node: &Node, change: Change) -> Result<()> {

@@ -12,7 +12,7 @@ use crate::index::Index;
 use crate::pack::read_blob;
 use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
-use crate::tree::{find_node, load_tree};
+use crate::tree::{find_node, walk_tree};
 
 /// What `dump` wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,45 +55,33 @@ impl Repository {
     }
 
     fn write_tar(&self, index: &Index, root: &TreeId, out: &mut dyn Write) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
         let mut builder = tar::Builder::new(out);
         builder.mode(tar::HeaderMode::Complete);
-        self.tar_tree(index, root, &[], &mut builder)?;
-        builder.into_inner().map_err(output_error)?;
-        Ok(())
-    }
-
-    fn tar_tree(
-        &self,
-        index: &Index,
-        tree: &TreeId,
-        prefix: &[u8],
-        builder: &mut tar::Builder<&mut dyn Write>,
-    ) -> Result<()> {
-        use std::os::unix::ffi::OsStrExt;
-        for node in load_tree(self, index, tree)?.nodes {
-            let path =
-                if prefix.is_empty() { node.name.clone() } else { [prefix, b"/", &node.name].concat() };
-            let name = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
-            let mut header = tar_header(&node);
+        walk_tree(self, index, root, b"", true, &mut |path, node| {
+            // Walk paths start with `/`; tar member names are relative.
+            let relative = path.strip_prefix(b"/").unwrap_or(path);
+            let name = std::path::Path::new(std::ffi::OsStr::from_bytes(relative));
+            let mut header = tar_header(node);
             match &node.kind {
-                NodeKind::Dir { subtree } => {
-                    builder.append_data(&mut header, name, io::empty()).map_err(output_error)?;
-                    self.tar_tree(index, subtree, &path, builder)?;
+                NodeKind::Dir { .. } => {
+                    builder.append_data(&mut header, name, io::empty()).map_err(output_error)
                 }
                 NodeKind::File { chunks } => {
                     let mut reader = ContentReader::new(self, index, chunks);
                     let result = builder.append_data(&mut header, name, &mut reader);
-                    if let Some(e) = reader.error.take() {
-                        return Err(e);
+                    match reader.error.take() {
+                        Some(e) => Err(e),
+                        None => result.map_err(output_error),
                     }
-                    result.map_err(output_error)?;
                 }
                 NodeKind::Symlink { target } => {
                     let target = std::path::Path::new(std::ffi::OsStr::from_bytes(target));
-                    builder.append_link(&mut header, name, target).map_err(output_error)?;
+                    builder.append_link(&mut header, name, target).map_err(output_error)
                 }
             }
-        }
+        })?;
+        builder.into_inner().map_err(output_error)?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! (`cairn ls`, `cairn cat`).
 
 use cairn_format::header::FileKind;
-use cairn_format::id::{IndexId, KeyId, PackId, TreeId};
+use cairn_format::id::{IndexId, KeyId, PackId};
 use cairn_format::index::IndexFile;
 use cairn_format::key::KeySlot;
 use cairn_format::pack::PackHeader;
@@ -14,7 +14,7 @@ use crate::pack::read_pack_header;
 use crate::repository::{Repository, object_kind};
 use crate::seal::SealedFile;
 use crate::snapshot::{SnapshotInfo, resolve_prefix};
-use crate::tree::{components, find_node, load_tree};
+use crate::tree::{components, find_node, walk_tree};
 
 /// One entry of a snapshot.
 #[derive(Clone, Debug)]
@@ -40,7 +40,9 @@ impl Repository {
         let parts = components(path.as_bytes());
         let root = snapshot.snapshot.tree;
         if parts.is_empty() {
-            return self.walk(&index, &root, b"", true, visit);
+            return walk_tree(self, &index, &root, b"", true, &mut |path, node| {
+                visit(&Entry { path: path.to_vec(), node: node.clone() })
+            });
         }
         let node = find_node(self, &index, &root, path.as_bytes())?
             .ok_or_else(|| Error::PathNotFound { path: path.to_string() })?;
@@ -51,31 +53,11 @@ impl Repository {
         };
         visit(&Entry { path: base.clone(), node })?;
         match subtree {
-            Some(subtree) => self.walk(&index, &subtree, &base, recursive, visit),
+            Some(subtree) => walk_tree(self, &index, &subtree, &base, recursive, &mut |path, node| {
+                visit(&Entry { path: path.to_vec(), node: node.clone() })
+            }),
             None => Ok(()),
         }
-    }
-
-    fn walk(
-        &self,
-        index: &Index,
-        tree: &TreeId,
-        prefix: &[u8],
-        recursive: bool,
-        visit: &mut dyn FnMut(&Entry) -> Result<()>,
-    ) -> Result<()> {
-        for node in load_tree(self, index, tree)?.nodes {
-            let path = [prefix, b"/", &node.name].concat();
-            let subtree = match &node.kind {
-                NodeKind::Dir { subtree } if recursive => Some(*subtree),
-                _ => None,
-            };
-            visit(&Entry { path: path.clone(), node })?;
-            if let Some(subtree) = subtree {
-                self.walk(index, &subtree, &path, recursive, visit)?;
-            }
-        }
-        Ok(())
     }
 
     /// The key slot whose id starts with `prefix`.

@@ -5,6 +5,7 @@ use cairn_format::envelope::{ObjectType, aad};
 use cairn_format::header::FileKind;
 use cairn_format::id::{KeyId, ObjectId};
 use cairn_format::key::{KeySlot, SALT_LEN, SlotKdf, WRAPPED_KEY_LEN};
+use cairn_format::limits::MAX_KEY_FILE_LEN;
 use zeroize::Zeroizing;
 
 use crate::crypto::{Cipher, KdfParams, MasterKey, Password, SubKey, content_hash, derive_kek, random_bytes};
@@ -12,10 +13,6 @@ use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::layout;
 use crate::recovery_code::RecoveryCode;
 use crate::storage::{Storage, StorageErrorKind};
-
-/// No valid key slot is larger: header, fixed fields, two labels of at most 255 bytes and
-/// the wrapped key.
-const MAX_KEY_FILE_LEN: u64 = 1024;
 
 /// Argon2id defaults: RFC 9106's second recommended option (t=3, 64 MiB, 4 lanes).
 pub const DEFAULT_KDF: KdfParams = KdfParams { memory_kib: 64 * 1024, time_cost: 3, lanes: 4 };

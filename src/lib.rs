@@ -79,7 +79,7 @@ pub use key_slot::DEFAULT_KDF;
 pub use keyring::KeySlotInfo;
 pub use progress::{CancelToken, NoProgress, Phase, Progress, ProgressReport, SourceWarning};
 pub use recovery_code::RecoveryCode;
-pub use repository::{Credentials, InitOptions, Repository};
+pub use repository::{Credentials, InitOptions, Repository, WarningSink};
 pub use restore::{RestoreOptions, RestoreOutcome};
 pub use snapshot::{SnapshotInfo, SnapshotListing};
 pub use stats::{RepositoryStats, SnapshotStats};

@@ -17,9 +17,6 @@ use crate::recovery_code::RecoveryCode;
 use crate::seal::{SealedFile, Sealer};
 use crate::storage::{Storage, StorageErrorKind};
 
-/// No valid config is larger.
-const MAX_CONFIG_LEN: u64 = 1024;
-
 /// Settings of a new repository. The defaults suit app data on phones and desktops.
 #[derive(Clone, Debug)]
 pub struct InitOptions {
@@ -66,7 +63,12 @@ pub struct Repository {
     master: MasterKey,
     /// The key slot that opened the repository (none when opened with the master key).
     key_id: Option<KeyId>,
+    /// Where warnings about damaged repository files go.
+    warning_sink: Option<WarningSink>,
 }
+
+/// Receives warnings about repository files that were skipped because they are damaged.
+pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Repository {
     /// Creates a repository in empty storage, with one key slot for `password`.
@@ -109,12 +111,12 @@ impl Repository {
             }
             _ => e.into(),
         })?;
-        Ok(Repository { storage, config, sealer, master, key_id: Some(key_id) })
+        Ok(Repository { storage, config, sealer, master, key_id: Some(key_id), warning_sink: None })
     }
 
     /// Opens an existing repository.
     pub fn open(storage: Arc<dyn Storage>, credentials: &Credentials) -> Result<Repository> {
-        let bytes = match storage.read(CONFIG_PATH, MAX_CONFIG_LEN) {
+        let bytes = match storage.read(CONFIG_PATH, cairn_format::limits::CONFIG_FILE_LEN) {
             Ok(bytes) => bytes,
             Err(e) if e.kind == StorageErrorKind::NotFound => {
                 return Err(Error::NoRepository { location: storage.location().to_string() });
@@ -156,7 +158,7 @@ impl Repository {
             };
         }
         tracing::debug!(location = storage.location(), "repository opened");
-        Ok(Repository { storage, config, sealer, master, key_id })
+        Ok(Repository { storage, config, sealer, master, key_id, warning_sink: None })
     }
 
     /// The repository's config.
@@ -182,6 +184,20 @@ impl Repository {
     #[must_use]
     pub fn key_id(&self) -> Option<KeyId> {
         self.key_id
+    }
+
+    /// Sends warnings about damaged repository files (skipped index or snapshot files) to
+    /// `sink` instead of only to the `tracing` log.
+    pub fn set_warning_sink(&mut self, sink: WarningSink) {
+        self.warning_sink = Some(sink);
+    }
+
+    /// Reports a damaged file that an operation skipped.
+    pub(crate) fn warn(&self, message: &str) {
+        tracing::warn!("{message}");
+        if let Some(sink) = &self.warning_sink {
+            sink(message);
+        }
     }
 
     pub(crate) fn set_key_id(&mut self, id: KeyId) {

@@ -43,6 +43,14 @@ pub const MAX_SNAPSHOT_LIST: u16 = 4096;
 pub const MAX_SUMMARY_COUNTERS: u16 = 1024;
 /// Longest host or user name in a key slot (SPEC §4.2).
 pub const MAX_KEY_LABEL_LEN: u16 = 255;
+/// Length of every config file (SPEC §4.1); a reader refuses anything else unread.
+pub const CONFIG_FILE_LEN: u64 = 102;
+/// Largest key-slot file: fixed fields, two labels of [`MAX_KEY_LABEL_LEN`] bytes, the
+/// wrapped key (SPEC §4.2).
+pub const MAX_KEY_FILE_LEN: u64 = 169 + 2 * MAX_KEY_LABEL_LEN as u64;
+/// Deepest nesting of trees below a snapshot's root that readers follow (SPEC §9.3): more
+/// than any file system allows in a path, and a bound for recursive readers.
+pub const MAX_TREE_DEPTH: usize = 4096;
 /// Argon2id memory cost bounds in KiB (SPEC §4.2): checked before any allocation.
 pub const ARGON2_MIN_MEMORY_KIB: u32 = 8;
 /// See [`ARGON2_MIN_MEMORY_KIB`]: 2 GiB.

@@ -15,8 +15,12 @@ pub const PACK_ENTRY_LEN: usize = 1 + ID_LEN + 4 + 4 + 4;
 pub const PACK_TRAILER_LEN: usize = 8;
 /// The last four bytes of every pack.
 pub const PACK_TRAILER_MAGIC: [u8; 4] = *b"cpak";
-/// The smallest valid pack: file header, one empty blob, an empty header, the trailer.
-pub const MIN_PACK_LEN: u64 = (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64 + 2 * MIN_SEALED_LEN as u64;
+/// The smallest sealed pack header: a sealed payload of one entry.
+#[allow(clippy::cast_possible_truncation)] // 94 fits in u32
+pub const MIN_SEALED_HEADER_LEN: u32 = MIN_SEALED_LEN + 4 + PACK_ENTRY_LEN as u32;
+/// The smallest valid pack: file header, one empty blob, a one-entry header, the trailer.
+pub const MIN_PACK_LEN: u64 =
+    (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64 + MIN_SEALED_LEN as u64 + MIN_SEALED_HEADER_LEN as u64;
 /// The smallest sealed box a blob or header can be: an empty payload.
 #[allow(clippy::cast_possible_truncation)] // 45 fits in u32
 pub const MIN_SEALED_LEN: u32 = (SEAL_OVERHEAD + PAYLOAD_HEADER_LEN) as u32;
@@ -139,7 +143,7 @@ pub fn encode_trailer(sealed_header_len: u32) -> [u8; PACK_TRAILER_LEN] {
 /// Decodes the trailer of a pack of `pack_len` bytes and returns the offset and length of its
 /// sealed header, checked to lie between the file header and the trailer.
 pub fn decode_trailer(trailer: &[u8], pack_len: u64) -> Result<(u64, u32), FormatError> {
-    check_range("pack.len", pack_len, (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64, MAX_PACK_LEN)?;
+    check_range("pack.len", pack_len, MIN_PACK_LEN, MAX_PACK_LEN)?;
     let mut r = Reader::new(trailer);
     let sealed_len = r.u32("pack.trailer.header_len")?;
     let magic: [u8; 4] = r.array("pack.trailer.magic")?;
@@ -147,12 +151,13 @@ pub fn decode_trailer(trailer: &[u8], pack_len: u64) -> Result<(u64, u32), Forma
     if magic != PACK_TRAILER_MAGIC {
         return Err(FormatError::BadMagic { expected: "pack (trailer)" });
     }
-    let room = pack_len - (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64;
+    // Between the file header and the trailer there is the header and at least one blob.
+    let room = pack_len - (FILE_HEADER_LEN + PACK_TRAILER_LEN) as u64 - u64::from(MIN_SEALED_LEN);
     let max_sealed = u64::from(MAX_PACK_HEADER_LEN) + (SEAL_OVERHEAD + PAYLOAD_HEADER_LEN) as u64;
     check_range(
         "pack.trailer.header_len",
         u64::from(sealed_len),
-        u64::from(MIN_SEALED_LEN),
+        u64::from(MIN_SEALED_HEADER_LEN),
         room.min(max_sealed),
     )?;
     let offset = pack_len - PACK_TRAILER_LEN as u64 - u64::from(sealed_len);

@@ -87,7 +87,7 @@ fn any_index() -> impl Strategy<Value = IndexFile> {
             .into_iter()
             .map(|(id, blobs)| {
                 let end = blobs.last().map_or(8, |b: &PackEntry| b.end());
-                IndexPack { id: PackId(id), pack_len: u32::try_from(end + 100).unwrap(), blobs }
+                IndexPack { id: PackId(id), pack_len: u32::try_from(end + 200).unwrap(), blobs }
             })
             .collect(),
     })

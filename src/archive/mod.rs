@@ -103,9 +103,11 @@ impl Repository {
                     seal,
                     readers: &readers,
                 };
-                // Dropping the walker closes the seal queue; the scope then waits for the
-                // stages to drain.
-                walker.run(&sources, parent_root)
+                // The walk recurses once per directory level, so it gets a deep stack
+                // whatever thread called us. Dropping the walker when it ends closes the seal
+                // queue; the scope then waits for the stages to drain.
+                let sources = &sources;
+                crate::tree::with_walk_stack(move || walker.run(sources, parent_root))
             })
         });
         // Index whatever was stored, even after a failure or cancellation, so a re-run

@@ -146,6 +146,8 @@ impl Walker<'_, '_> {
         self.store_tree(&Tree { nodes })
     }
 
+    /// A directory below the source: its tree, unless it is nested deeper than trees may be
+    /// (SPEC §9.3), in which case it is left out with a warning.
     fn archive_subdir(
         &self,
         name: Vec<u8>,
@@ -153,6 +155,10 @@ impl Walker<'_, '_> {
         meta: &Metadata,
         previous: Option<&Node>,
     ) -> Result<Option<Node>> {
+        if path.components().count() > cairn_format::limits::MAX_TREE_DEPTH {
+            self.shared.warn(path, "nested too deeply; not backed up".into());
+            return Ok(None);
+        }
         let previous_subtree = previous.and_then(|node| match &node.kind {
             NodeKind::Dir { subtree } => Some(*subtree),
             _ => None,

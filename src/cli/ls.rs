@@ -34,7 +34,7 @@ pub fn run(cli: &Cli, args: &LsArgs) -> Result<u8, CliError> {
                 "uid": node.meta.uid,
                 "gid": node.meta.gid,
                 "size": node.meta.size,
-                "mtime": output::time(node.meta.mtime),
+                "mtime": output::time_precise(node.meta.mtime),
                 "target": target,
             });
             let separator = if std::mem::take(&mut first) { "" } else { "," };
@@ -54,7 +54,9 @@ pub fn run(cli: &Cli, args: &LsArgs) -> Result<u8, CliError> {
                 target.map(|t| format!(" -> {t}")).unwrap_or_default()
             )
         } else {
-            writeln!(out, "{}", output::path(&entry.path))
+            // The name's bytes as stored, like `ls` prints them, so names that are not
+            // UTF-8 come out exactly.
+            out.write_all(&entry.path).and_then(|()| out.write_all(b"\n"))
         };
         Ok(())
     });

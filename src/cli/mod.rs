@@ -98,5 +98,7 @@ fn storage(cli: &Cli) -> Result<Arc<dyn cairn::storage::Storage>, CliError> {
 fn open(cli: &Cli) -> Result<Repository, CliError> {
     let storage = storage(cli)?;
     let password = password::for_open(cli)?;
-    Ok(Repository::open(storage, &Credentials::Password(password))?)
+    let mut repo = Repository::open(storage, &Credentials::Password(password))?;
+    repo.set_warning_sink(std::sync::Arc::new(|message: &str| eprintln!("warning: {message}")));
+    Ok(repo)
 }

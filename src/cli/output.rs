@@ -36,6 +36,12 @@ pub fn time(t: Timestamp) -> String {
     )
 }
 
+/// A timestamp as RFC 3339 UTC with nanoseconds, for JSON: `2026-11-23T14:05:09.123456789Z`.
+pub fn time_precise(t: Timestamp) -> String {
+    let seconds = time(Timestamp { secs: t.secs, nanos: 0 });
+    format!("{}.{:09}Z", seconds.trim_end_matches('Z'), t.nanos)
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -84,6 +90,7 @@ mod tests {
         assert_eq!(time(Timestamp { secs: 1_795_444_778, nanos: 0 }), "2026-11-23T14:39:38Z");
         assert_eq!(time(Timestamp { secs: -1, nanos: 0 }), "1969-12-31T23:59:59Z");
         assert_eq!(time(Timestamp { secs: 951_782_400, nanos: 0 }), "2000-02-29T00:00:00Z");
+        assert_eq!(time_precise(Timestamp { secs: 0, nanos: 5 }), "1970-01-01T00:00:00.000000005Z");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn to_json(info: &SnapshotInfo) -> Value {
     json!({
         "id": info.id.to_string(),
         "short_id": info.id.short(),
-        "time": output::time(s.time),
+        "time": output::time_precise(s.time),
         "tree": s.tree.to_string(),
         "parent": s.parent.map(|p| p.to_string()),
         "hostname": s.hostname,

@@ -116,22 +116,35 @@ pub struct Index {
     data: BlobTable,
     tree: BlobTable,
     files: Vec<IndexId>,
+    superseded: HashSet<IndexId>,
 }
 
 impl Index {
     /// Loads every index file of `repo`, skipping those another index file supersedes.
+    ///
+    /// An index file that cannot be read or decoded is skipped with a warning (unless another
+    /// index file supersedes it): the blobs it named are then unknown, which costs a backup
+    /// some re-uploading and a restore a clear "missing blob" error, but never the whole
+    /// repository. `cairn repair index` rebuilds the index from the packs. A storage failure
+    /// is not damage and stops the load.
     pub(crate) fn load(repo: &Repository) -> Result<Index> {
-        let ids = repo.list(FileKind::Index)?;
-        let files: Vec<(IndexId, IndexFile)> = ids
-            .par_iter()
-            .map(|id| {
-                let body = repo.read_file(SealedFile::Index, id)?;
-                let file =
-                    IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))?;
-                Ok((IndexId(*id), file))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Index::from_files(files))
+        let files = read_index_files(repo)?;
+        let index = Index::from_files(files.readable);
+        for (id, error) in files.damaged {
+            if !index.superseded.contains(&id) {
+                repo.warn(&format!(
+                    "index file {} skipped: {error}; run `cairn repair index` to rebuild the index from the packs",
+                    id.short()
+                ));
+            }
+        }
+        Ok(index)
+    }
+
+    /// Index files superseded by one that was read.
+    #[must_use]
+    pub fn is_superseded(&self, id: &IndexId) -> bool {
+        self.superseded.contains(id)
     }
 
     /// Builds the index from decoded index files (pure; what [`Index::load`] does after
@@ -166,7 +179,7 @@ impl Index {
                 }
             }
         }
-        Index { packs, data: BlobTable::build(data), tree: BlobTable::build(tree), files: loaded }
+        Index { packs, data: BlobTable::build(data), tree: BlobTable::build(tree), files: loaded, superseded }
     }
 
     /// Where the blob is, if the index has it.
@@ -218,6 +231,36 @@ impl Index {
             + self.tree.heap_bytes()
             + self.packs.capacity() * std::mem::size_of::<PackId>()
     }
+}
+
+/// The index files of a repository: those decoded, and those that could not be read with why.
+pub(crate) struct IndexFiles {
+    pub(crate) readable: Vec<(IndexId, IndexFile)>,
+    pub(crate) damaged: Vec<(IndexId, Error)>,
+}
+
+/// Every index file of `repo`. Storage failures are returned as errors: they say nothing
+/// about the files.
+pub(crate) fn read_index_files(repo: &Repository) -> Result<IndexFiles> {
+    let ids = repo.list(FileKind::Index)?;
+    let results: Vec<(IndexId, Result<IndexFile>)> = ids
+        .par_iter()
+        .map(|id| {
+            let file = repo.read_file(SealedFile::Index, id).and_then(|body| {
+                IndexFile::decode(&body).map_err(|e| Error::from_format(ObjectKind::Index, id, e))
+            });
+            (IndexId(*id), file)
+        })
+        .collect();
+    let mut files = IndexFiles { readable: Vec::new(), damaged: Vec::new() };
+    for (id, result) in results {
+        match result {
+            Ok(file) => files.readable.push((id, file)),
+            Err(e @ Error::Storage(_)) => return Err(e),
+            Err(e) => files.damaged.push((id, e)),
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -68,7 +68,9 @@ impl Repository {
     ) -> Result<RestoreOutcome> {
         let include = PathFilter::new(&options.include)?;
         let index = Index::load(self)?;
-        let plan = plan::build(self, &index, &snapshot.snapshot.tree, target, &include)?;
+        let plan = crate::tree::with_walk_stack(|| {
+            plan::build(self, &index, &snapshot.snapshot.tree, target, &include)
+        })?;
         let reads = plan::pack_reads(&plan, &index)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(options.threads.unwrap_or(0))

@@ -104,6 +104,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Adds the selected contents of tree `id`; returns whether anything was selected.
     fn dir(&mut self, id: &TreeId, dest: &Path, snapshot_path: &Path, selected: bool) -> Result<bool> {
+        crate::tree::check_depth(snapshot_path.as_os_str().as_bytes(), id)?;
         let tree = load_tree(self.repo, self.index, id)?;
         let mut any = false;
         for node in tree.nodes {

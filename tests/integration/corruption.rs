@@ -211,3 +211,38 @@ fn tampered_repository_id_is_a_damaged_config() {
     assert_eq!(error.kind(), ErrorKind::Corrupt, "{error}");
     assert!(error.to_string().contains("config"), "{error}");
 }
+
+/// An emptied index file does not make the repository unopenable: it is skipped with a
+/// warning naming it, and a new backup stores what it can no longer find.
+#[test]
+fn empty_index_file_is_skipped_with_a_warning() {
+    let (repo, src) = small_repo();
+    let index = files_under(&repo.path().join("index"));
+    fs::write(&index[0], b"").unwrap();
+    let mut reopened = repo.reopen();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    reopened.set_warning_sink(std::sync::Arc::new(move |m: &str| sink.lock().unwrap().push(m.to_string())));
+    let outcome = reopened
+        .backup(
+            &[src.path().join("data")],
+            &cairn::BackupOptions::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    let warnings = warnings.lock().unwrap().clone();
+    assert!(warnings.iter().any(|w| w.contains("index file") && w.contains("repair index")), "{warnings:?}");
+    assert!(outcome.snapshot.snapshot.summary.data_blobs_added > 0, "lost blobs are stored again");
+    let target = TempDir::new().unwrap();
+    reopened
+        .restore(
+            &outcome.snapshot,
+            target.path(),
+            &RestoreOptions::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!(fs::read(target.path().join("data/b.txt")).unwrap(), b"hello");
+}
