@@ -154,6 +154,8 @@ def decode_payload(pt, max_raw, what):
     # python-zstandard trusts a declared content size over max_output_size, so reject a
     # declared size other than raw_len first (allowed by §5.3), then decompress with the
     # output capped (max_output_size=0 would mean "no limit", hence max(raw_len, 1));
+    if not body.startswith(b"\x28\xb5\x2f\xfd"):  # §5.3: one real frame, not a skippable one
+        raise FormatError(f"{what}: body is not a zstd frame")
     # allow_extra_data=False rejects a second frame or trailing bytes (its default accepts them).
     try:
         declared = zstandard.frame_content_size(body)
@@ -185,6 +187,7 @@ class Repo:
         self.config = cfg = read_whole(self.path("config"), MAX_CONFIG_FILE, "config")
         self._decode_config(cfg)
         master, reasons, decoded, other_repo = None, [], 0, 0
+        code = parse_recovery_code(password)
         for kid in list_ids(self.root, "keys"):
             what = f"key slot {kid[:8]}"
             try:
@@ -199,9 +202,15 @@ class Repo:
                 other_repo += 1
                 continue
             decoded += 1
-            kek = a2.hash_secret_raw(password, slot["salt"], time_cost=slot["time"],
-                                     memory_cost=slot["memory"], parallelism=slot["lanes"],
-                                     hash_len=32, type=a2.Type.ID, version=19)
+            if slot["kdf"] == 2:  # §4.2: a recovery code, tried only if the text parses as one
+                if code is None:
+                    continue
+                kek = blake3.blake3(code + slot["salt"],
+                                    derive_key_context="cairn 2026-11-23 v1 recovery code").digest()
+            else:
+                kek = a2.hash_secret_raw(password, slot["salt"], time_cost=slot["time"],
+                                         memory_cost=slot["memory"], parallelism=slot["lanes"],
+                                         hash_len=32, type=a2.Type.ID, version=19)
             try:
                 master = open_box(kek, aad(T_KEY, self.repo_id, ZERO_ID, slot["prefix"]),
                                   slot["wrapped"], what)
@@ -344,15 +353,20 @@ def decode_key_slot(data, what):
     c = Cursor(data, what)
     c.take(8)
     slot = {"repo_id": c.take(32, "repo_id")}
-    if c.uint(1, "kdf") != 1:
+    kdf = c.uint(1, "kdf")
+    if kdf not in (1, 2):
         raise Unsupported(f"{what}: kdf")
     memory, time, lanes = c.uint(4, "memory_kib"), c.uint(4, "time_cost"), c.uint(4, "lanes")
+    slot["kdf"] = kdf
+    if kdf == 2:  # recovery code: the parameters are zero
+        if (memory, time, lanes) != (0, 0, 0):
+            raise FormatError(f"{what}: recovery-code slot with KDF parameters")
     # bounds checked in the SPEC's order (lanes, memory, time) before Argon2id runs
-    if not 1 <= lanes <= 64:
+    elif not 1 <= lanes <= 64:
         raise FormatError(f"{what}: kdf.lanes out of range")
-    if not max(8, 8 * lanes) <= memory <= 2 * MiB:  # 2 097 152 KiB
+    elif not max(8, 8 * lanes) <= memory <= 2 * MiB:  # 2 097 152 KiB
         raise FormatError(f"{what}: kdf.memory_kib out of range")
-    if not 1 <= time <= 64:
+    elif not 1 <= time <= 64:
         raise FormatError(f"{what}: kdf.time_cost out of range")
     slot |= {"memory": memory, "time": time, "lanes": lanes, "salt": c.take(32, "salt")}
     c.i64("created")
@@ -364,6 +378,28 @@ def decode_key_slot(data, what):
     return slot
 
 
+def parse_recovery_code(text):
+    """§4.2.1: the 32 secret bytes of a typed recovery code, or None if it is not one."""
+    try:
+        text = text.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    chars = [c for c in text.upper() if not c.isspace() and c != "-"]
+    chars = ["O" if c == "0" else "I" if c == "1" else "B" if c == "8" else c for c in chars]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    if len(chars) != 55 or any(c not in alphabet for c in chars):
+        return None
+    value = 0
+    for c in chars:
+        value = (value << 5) | alphabet.index(c)
+    if value & 0b111:  # 275 bits: 272 of data, then 3 zero bits
+        return None
+    data = (value >> 3).to_bytes(34, "big")
+    secret, check = data[:32], data[32:]
+    expected = blake3.blake3(secret, derive_key_context="cairn 2026-11-23 v1 recovery code checksum").digest()[:2]
+    return secret if check == expected else None
+
+
 # ---------------------------------------------------------------- index (§8.1)
 def decode_index(body, what):
     c = Cursor(body, what)
@@ -371,7 +407,7 @@ def decode_index(body, what):
     packs = []
     for _ in range(c.count(4, 1 << 20, 40, "pack_count")):
         pack_id, pack_len = c.take(32, "pack.id"), c.uint(4, "pack.len")
-        if not 106 <= pack_len <= GiB:
+        if not 155 <= pack_len <= GiB:
             raise FormatError(f"{what}: pack.len out of range")
         n = c.count(4, 1 << 20, 45, "pack.blob_count")
         if n == 0:

@@ -96,6 +96,12 @@ for pair in "$latest:$src" "$first:$tmp/src-first"; do
     done
 done
 
+# --- a recovery code (§4.2.1) opens the repository too --------------------------------
+step "recovery code"
+code=$("$cairn" -r "$repo" key add --recovery-key --json | "$py" -c 'import json, sys; print(json.load(sys.stdin)["recovery_code"])')
+CAIRN_PASSWORD="$code" read_ snapshots > "$tmp/snapshots-by-code.txt" || fail "the recovery code does not open the repository"
+cmp -s "$tmp/snapshots.txt" "$tmp/snapshots-by-code.txt" || fail "listing with the recovery code differs"
+
 # --- negative checks: tampering is an error (1), a newer version is "unsupported" (2) ------
 step "tampering and unsupported versions"
 cp -a "$repo" "$tmp/bad"
