@@ -21,6 +21,7 @@
 
 mod archive;
 mod buffer_pool;
+mod check;
 mod chunker;
 mod clock;
 mod compress;
@@ -38,6 +39,7 @@ mod layout;
 mod pack;
 mod progress;
 mod recovery_code;
+mod repair;
 mod repository;
 mod restore;
 mod seal;
@@ -47,6 +49,7 @@ pub mod storage;
 mod tree;
 
 pub use archive::{BackupOptions, BackupOutcome, ParentChoice};
+pub use check::{Affected, CheckOptions, CheckReport, Finding, Problem, ReadData};
 
 /// Building blocks exposed for cairn's own benchmarks; not a stable API.
 #[doc(hidden)]
@@ -79,6 +82,7 @@ pub use key_slot::DEFAULT_KDF;
 pub use keyring::KeySlotInfo;
 pub use progress::{CancelToken, NoProgress, Phase, Progress, ProgressReport, SourceWarning};
 pub use recovery_code::RecoveryCode;
+pub use repair::{IndexRepair, RepairedSnapshot, SnapshotRepair, SnapshotRepairOptions};
 pub use repository::{Credentials, InitOptions, Repository, WarningSink};
 pub use restore::{RestoreOptions, RestoreOutcome};
 pub use snapshot::{SnapshotInfo, SnapshotListing};

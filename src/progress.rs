@@ -18,6 +18,8 @@ pub enum Phase {
     Restore,
     /// Re-reading restored files to compare them with the snapshot.
     Verify,
+    /// Reading packs to check every blob (`check --read-data`).
+    Check,
 }
 
 /// A point-in-time view of an operation's progress.

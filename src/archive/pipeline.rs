@@ -180,7 +180,7 @@ impl<'a> Shared<'a> {
     /// Writes an index file for the packs stored so far (a checkpoint, or the final one).
     pub(crate) fn flush_index(&self) -> Result<()> {
         let packs = self.index_writer.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some((_, len)) = crate::index::write_index(self.repo, packs)? {
+        if let Some((_, len)) = crate::index::write_index(self.repo, packs, Vec::new())? {
             add(&self.counters.data_added, len);
         }
         Ok(())

@@ -49,6 +49,41 @@ pub enum Command {
     Cat(CatArgs),
     /// Manage key slots: the passwords and recovery codes that open the repository.
     Key(KeyArgs),
+    /// Check the repository's consistency, and with --read-data every stored byte.
+    Check(CheckArgs),
+    /// Repair a damaged repository (never deletes anything unless asked).
+    Repair(RepairArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Read every pack and verify every blob (decrypt, decompress, re-hash).
+    #[arg(long)]
+    pub read_data: bool,
+    /// Read part of the packs: N/M (parts 1/M .. M/M together cover all) or P% (random).
+    #[arg(long, value_name = "N/M|P%", conflicts_with = "read_data")]
+    pub read_data_subset: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RepairArgs {
+    #[command(subcommand)]
+    pub command: RepairCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepairCommand {
+    /// Rebuild the index from the pack headers; the old index files are kept, superseded.
+    Index,
+    /// Write new snapshots without the files whose data is lost; keeps the originals.
+    Snapshots {
+        /// Delete each original once its repaired copy is stored.
+        #[arg(long)]
+        forget: bool,
+        /// Also read every data blob and treat those that fail to open as lost (slow).
+        #[arg(long)]
+        read_data: bool,
+    },
 }
 
 /// Argon2id settings of a new password slot.

@@ -4,6 +4,7 @@
 pub mod args;
 mod backup;
 mod cat;
+mod check;
 mod diff;
 mod dump;
 pub mod exit;
@@ -13,6 +14,7 @@ mod ls;
 mod output;
 mod password;
 mod progress;
+mod repair;
 mod restore;
 mod snapshots;
 mod stats;
@@ -80,6 +82,8 @@ pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
         Command::Dump(args) => dump::run(cli, args),
         Command::Cat(args) => cat::run(cli, args),
         Command::Key(args) => key::run(cli, args),
+        Command::Check(args) => check::run(cli, args, cancel),
+        Command::Repair(args) => repair::run(cli, args, cancel),
     }
 }
 

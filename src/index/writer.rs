@@ -45,13 +45,17 @@ impl IndexWriter {
     }
 }
 
-/// Writes one index file naming `packs`; nothing is written for none. Returns its id and
-/// length.
-pub(crate) fn write(repo: &Repository, packs: Vec<IndexPack>) -> Result<Option<(IndexId, u64)>> {
-    if packs.is_empty() {
+/// Writes one index file naming `packs` and superseding `supersedes`; nothing is written
+/// when both are empty. Returns its id and length.
+pub(crate) fn write(
+    repo: &Repository,
+    packs: Vec<IndexPack>,
+    supersedes: Vec<IndexId>,
+) -> Result<Option<(IndexId, u64)>> {
+    if packs.is_empty() && supersedes.is_empty() {
         return Ok(None);
     }
-    let file = IndexFile { supersedes: Vec::new(), packs };
+    let file = IndexFile { supersedes, packs };
     let body = file.encode().map_err(|e| Error::invalid("index", e.to_string()))?;
     let (id, len) = repo.write_file(SealedFile::Index, &body)?;
     Ok(Some((IndexId(id), len)))

@@ -2,6 +2,8 @@
 
 mod builder;
 mod reader;
+mod store;
 
 pub(crate) use builder::{PackBuilder, SealedPack};
 pub(crate) use reader::{pack_read_error, read_blob, read_pack_header};
+pub(crate) use store::BlobStore;

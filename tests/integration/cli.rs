@@ -267,3 +267,33 @@ fn interrupt_exits_130_and_the_rerun_reuses_stored_data() {
     let total = 16 * (16u64 << 20);
     assert!(summary["data_added"].as_u64().unwrap() + stored / 2 < total, "{summary}, {stored} kept");
 }
+
+/// `cairn check` exits 0 on a healthy repository and non-zero, with a JSON report naming the
+/// damaged blob and its file, when a pack byte is changed.
+#[test]
+fn check_reports_damage_as_json_and_exits_non_zero() {
+    let repo = TempDir::new().unwrap();
+    init(repo.path());
+    let (_src, root) = source();
+    cairn(repo.path()).arg("backup").arg(&root).assert().success();
+    cairn(repo.path()).args(["check", "--read-data"]).assert().success();
+    let pack = std::fs::read_dir(repo.path().join("data"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[200] ^= 1;
+    std::fs::write(&pack, bytes).unwrap();
+    let output = cairn(repo.path()).args(["check", "--read-data", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report = last_json(&output.stdout);
+    assert_eq!(report["damaged"], true);
+    let findings = report["findings"].as_array().unwrap();
+    let blob = findings.iter().find(|f| f["problem"] == "damaged_blob").expect("the damaged blob is named");
+    assert!(blob["affected"][0]["paths"][0].as_str().unwrap().starts_with("/app/"));
+    assert!(blob["advice"].as_str().unwrap().contains("repair snapshots"));
+    let structure = cairn(repo.path()).args(["check"]).output().unwrap();
+    assert_eq!(structure.status.code(), Some(0), "the structure alone is intact");
+}

@@ -5,6 +5,7 @@ mod harness;
 
 mod backup;
 mod cancel;
+mod check;
 mod cli;
 mod corruption;
 mod format;
