@@ -89,4 +89,27 @@ mod tests {
             assert!(seen.insert(sealed[..NONCE_LEN].to_vec()), "nonce repeated");
         }
     }
+
+    /// draft-irtf-cfrg-xchacha-03, appendix A.3.1: our box layout (nonce ‖ ciphertext ‖ tag)
+    /// around the published ciphertext opens to the published plaintext, so `Cipher` is the
+    /// standard construction and not a variant of it.
+    #[test]
+    fn xchacha20_poly1305_known_answer() {
+        use crate::crypto::unhex;
+        let key: [u8; 32] =
+            unhex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f").try_into().unwrap();
+        let nonce = unhex("404142434445464748494a4b4c4d4e4f5051525354555657");
+        let aad = unhex("50515253c0c1c2c3c4c5c6c7");
+        let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip \
+                          for the future, sunscreen would be it.";
+        let ciphertext = unhex(
+            "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa644
+             0bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e
+             3f3fac2bc369488f76b2383565d3fff921f9664c97637da9768812f615c68b13b52e",
+        );
+        let tag = unhex("c0875924c1c7987947deafd8780acf49");
+        let sealed = [nonce, ciphertext, tag].concat();
+        let cipher = Cipher::new(&SubKey::from_bytes(key));
+        assert_eq!(cipher.open(&aad, &sealed).unwrap(), plaintext);
+    }
 }

@@ -197,4 +197,35 @@ mod tests {
         let expected = blake3::derive_key("cairn 2026-11-23 v1 chunk id", &[0; 32]);
         assert_eq!(key.bytes(), &expected);
     }
+
+    /// The official BLAKE3 test vectors (`test_vectors.json`: input byte i is i mod 251) for
+    /// the two modes cairn uses: keyed hashing (chunk ids) and `derive_key` (subkeys).
+    #[test]
+    fn blake3_known_answers() {
+        use crate::crypto::unhex;
+        let key: [u8; 32] = *b"whats the Elvish word for friend";
+        let context = "BLAKE3 2019-12-27 16:29:52 test vectors context";
+        let cases = [
+            (
+                0,
+                "92b2b75604ed3c761f9d6f62392c8a9227ad0ea3f09573e783f1498a4ed60d26",
+                "2cc39783c223154fea8dfb7c1b1660f2ac2dcbd1c1de8277b0b0dd39b7e50d7d",
+            ),
+            (
+                1025,
+                "357dc55de0c7e382c900fd6e320acc04146be01db6a8ce7210b7189bd664ea69",
+                "effaa245f065fbf82ac186839a249707c3bddf6d3fdda22d1b95a3c970379bcb",
+            ),
+        ];
+        for (len, keyed, derived) in cases {
+            #[allow(clippy::cast_possible_truncation)] // i % 251 < 256
+            let input: Vec<u8> = (0..len).map(|i: usize| (i % 251) as u8).collect();
+            assert_eq!(
+                SubKey::from_bytes(key).keyed_hash(&input).0.to_vec(),
+                unhex(keyed),
+                "keyed, len {len}"
+            );
+            assert_eq!(blake3::derive_key(context, &input).to_vec(), unhex(derived), "derive_key, len {len}");
+        }
+    }
 }

@@ -22,3 +22,13 @@ pub(crate) fn content_hash(bytes: &[u8]) -> ObjectId {
 pub(crate) fn random_bytes(out: &mut [u8]) -> std::io::Result<()> {
     getrandom::fill(out).map_err(|e| std::io::Error::other(format!("random number generator failed: {e}")))
 }
+
+/// Decodes the hex of a known-answer vector; test code only.
+#[cfg(test)]
+fn unhex(text: &str) -> Vec<u8> {
+    let text: String = text.split_whitespace().collect();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("test vector hex"))
+        .collect()
+}
