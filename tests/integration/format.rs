@@ -104,3 +104,75 @@ fn progress_reports_reach_the_totals() {
     assert_eq!((last.bytes_done, last.bytes_total), (16 << 20, 16 << 20));
     assert!(reports.windows(2).all(|w| w[0].bytes_done <= w[1].bytes_done), "progress never goes back");
 }
+
+/// Every file of the repository, with its path relative to the root.
+fn repository_files(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+/// Chunk ids are keyed: nobody holding the repository can confirm that it stores a file they
+/// know by its plain BLAKE3 or SHA-256, neither in file contents nor in file names, and no
+/// plaintext is stored in the clear.
+#[test]
+fn plain_hashes_and_plaintext_of_backed_up_files_appear_nowhere() {
+    use sha2::Digest as _;
+    let repo = TestRepo::new();
+    let src = TempDir::new().unwrap();
+    // One chunk each (below the minimum chunk length): a chunk's plain hash is the file's.
+    let random = random_bytes(100 << 10, 77);
+    let mut text: Vec<u8> =
+        (0..4000).flat_map(|i| format!("row {i}: the same words again\n").into_bytes()).collect();
+    text.truncate(100 << 10);
+    write(&src.path().join("photo.bin"), &random);
+    write(&src.path().join("notes.txt"), &text);
+    repo.backup(&[src.path()]);
+
+    let mut needles: Vec<Vec<u8>> = Vec::new();
+    for content in [&random, &text] {
+        for digest in [blake3::hash(content).as_bytes().to_vec(), sha2::Sha256::digest(content).to_vec()] {
+            let digest: [u8; 32] = digest.try_into().unwrap();
+            needles.push(cairn_format::id::ObjectId(digest).to_string().into_bytes());
+            needles.push(digest.to_vec());
+        }
+        needles.push(content[4096..4160].to_vec());
+    }
+    // Behind the encryption, too: blob ids are keyed hashes, not the plain ones.
+    let chunk_id_key =
+        blake3::derive_key("cairn 2026-11-23 v1 chunk id", repo.repo.master_key().expose_bytes());
+    let mut blob_ids = BTreeSet::new();
+    for pack in pack_files(&repo) {
+        let (_, header) = repo.repo.pack_header(pack.file_name().unwrap().to_str().unwrap()).unwrap();
+        blob_ids.extend(header.entries.iter().map(|entry| entry.id.0));
+    }
+    for content in [&random, &text] {
+        assert!(blob_ids.contains(blake3::keyed_hash(&chunk_id_key, content).as_bytes()));
+        assert!(!blob_ids.contains(blake3::hash(content).as_bytes()));
+    }
+    let files = repository_files(repo.path());
+    assert!(files.len() > 4, "the backup wrote packs, index and snapshot");
+    for (name, bytes) in &files {
+        for needle in &needles {
+            assert!(
+                !name.as_bytes().windows(needle.len()).any(|w| w == needle.as_slice()),
+                "{name} names the file"
+            );
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "{name} holds a plain hash or plaintext"
+            );
+        }
+    }
+}

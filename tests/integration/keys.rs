@@ -1,6 +1,7 @@
 //! Key slots: every password or recovery code opens the same repository, removal refuses to
 //! lock the owner out, and a password change killed at any step leaves a secret that works.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -159,4 +160,124 @@ fn cli_key_commands_and_init_recovery_key() {
     assert_eq!(slots.iter().filter(|s| s["current"] == true).count(), 1);
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(!text.contains("salt") && !text.contains("wrapped"), "{text}");
+}
+
+/// Every form a key could leak in: raw, hex in both cases, base64 (standard and URL-safe,
+/// with or without padding) and Rust's `Debug` of a byte array.
+fn leak_forms(secret: &[u8]) -> Vec<Vec<u8>> {
+    let hex = secret.iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    let base64 = base64(secret);
+    let url_safe = base64.replace('+', "-").replace('/', "_");
+    vec![
+        secret.to_vec(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+        base64.trim_end_matches('=').as_bytes().to_vec(),
+        url_safe.trim_end_matches('=').as_bytes().to_vec(),
+        format!("{secret:?}").into_bytes(),
+    ]
+}
+
+/// RFC 4648 base64, written out here so the leak check does not need another crate.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in bytes.chunks(3) {
+        let n = group.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=group.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+    }
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
+/// The key-encryption key each slot file would yield for `password` (SPEC §4.2).
+fn slot_keks(repo: &Path, password: &str) -> Vec<[u8; 32]> {
+    let mut keks = Vec::new();
+    for entry in std::fs::read_dir(repo.join("keys")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let (slot, _) = cairn_format::key::KeySlot::decode(&bytes).unwrap();
+        let cairn_format::key::SlotKdf::Argon2id(kdf) = slot.kdf else { continue };
+        let params = argon2::Params::new(kdf.memory_kib, kdf.time_cost, kdf.lanes, Some(32)).unwrap();
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut kek = [0u8; 32];
+        argon.hash_password_into(password.as_bytes(), &slot.salt, &mut kek).unwrap();
+        keks.push(kek);
+    }
+    keks
+}
+
+/// Trace logging, JSON output, errors and an injected panic in the middle of a key change:
+/// none of the captured output holds a password, the master key, a subkey or a slot's
+/// key-encryption key, in any common encoding.
+#[test]
+fn trace_logs_and_panics_never_show_secret_bytes() {
+    let repo = TestRepo::new();
+    let source = TempDir::new().unwrap();
+    std::fs::write(source.path().join("notes.txt"), b"some private notes").unwrap();
+    let secrets = TempDir::new().unwrap();
+    let new_password_file = secrets.path().join("new");
+    std::fs::write(&new_password_file, "a brand new passphrase\n").unwrap();
+
+    let mut captured = Vec::new();
+    let mut run = |password: &str, crash_point: Option<&str>, args: &[&str]| {
+        let mut cmd = cairn(repo.path(), password);
+        cmd.env("CAIRN_LOG", "trace").args(args);
+        if let Some(point) = crash_point {
+            cmd.env("CAIRN_CRASHPOINT", point);
+        }
+        let output = cmd.output().unwrap();
+        captured.extend(output.stdout);
+        captured.extend(output.stderr);
+        output.status
+    };
+    let source_arg = source.path().to_str().unwrap();
+    let new_file = new_password_file.to_str().unwrap();
+    assert!(run(PASSWORD, None, &["backup", "--json", source_arg]).success());
+    assert!(run(PASSWORD, None, &["check", "--read-data", "--json"]).success());
+    assert!(
+        run(PASSWORD, None, &["restore", "latest", "--target", secrets.path().join("out").to_str().unwrap()])
+            .success()
+    );
+    assert!(!run("not the password", None, &["snapshots", "--json"]).success());
+    let mut add = vec!["key", "add", "--new-password-file", new_file];
+    add.extend(FAST);
+    assert!(run(PASSWORD, None, &add).success());
+    let mut passwd = vec!["key", "passwd", "--new-password-file", new_file];
+    passwd.extend(FAST);
+    assert!(!run(PASSWORD, Some("key-passwd-after-verify:panic"), &passwd).success());
+    let text = String::from_utf8_lossy(&captured).into_owned();
+    assert_eq!((base64(b"foobar").as_str(), base64(b"fo").as_str()), ("Zm9vYmFy", "Zm8="));
+    assert!(text.contains("crash point key-passwd-after-verify reached"), "the panic was not captured");
+    assert!(text.contains("TRACE") || text.contains("DEBUG"), "trace logging was not on");
+
+    let master = *with_password(repo.path(), PASSWORD).unwrap().master_key().expose_bytes();
+    let mut secrets: Vec<Vec<u8>> = vec![
+        PASSWORD.as_bytes().to_vec(),
+        b"a brand new passphrase".to_vec(),
+        b"not the password".to_vec(),
+        master.to_vec(),
+    ];
+    for purpose in ["blob encryption", "metadata encryption", "chunk id", "chunker gear table", "config mac"]
+    {
+        secrets.push(blake3::derive_key(&format!("cairn 2026-11-23 v1 {purpose}"), &master).to_vec());
+    }
+    for password in [PASSWORD, "a brand new passphrase"] {
+        secrets.extend(slot_keks(repo.path(), password).iter().map(|k| k.to_vec()));
+    }
+    for secret in &secrets {
+        for form in leak_forms(secret) {
+            assert!(
+                !captured.windows(form.len()).any(|w| w == form.as_slice()),
+                "a secret reached the output as {:?}",
+                String::from_utf8_lossy(&form)
+            );
+        }
+    }
 }
