@@ -168,12 +168,7 @@ fn seal_payload(
 fn open_payload(cipher: &Cipher, aad: &[u8], sealed: &[u8], max_raw_len: u32) -> Result<Vec<u8>, Damage> {
     let plaintext = cipher.open(aad, sealed).map_err(|_| Damage::Decryption)?;
     let payload = decode_payload(&plaintext, max_raw_len).map_err(Damage::Format)?;
-    compress::decompress(payload.codec, payload.body, payload.raw_len).map_err(|_| {
-        Damage::Format(cairn_format::FormatError::InvalidValue {
-            field: "payload.body",
-            reason: "does not decompress to payload.raw_len bytes",
-        })
-    })
+    payload.decompress().map_err(Damage::Format)
 }
 
 #[cfg(test)]

@@ -202,9 +202,99 @@ pub fn decode_payload(bytes: &[u8], max_raw_len: u32) -> Result<Payload<'_>, For
     Ok(Payload { codec, raw_len, body })
 }
 
+/// The first four bytes of a zstd frame (RFC 8878 §3.1.1), little-endian 0xFD2FB528.
+const ZSTD_FRAME_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+impl Payload<'_> {
+    /// The raw bytes: the body itself, or its one zstd frame decompressed to exactly
+    /// `raw_len` bytes (SPEC §5.3).
+    ///
+    /// Memory is bounded by `raw_len`, which [`decode_payload`] capped: the output buffer is
+    /// allocated once at that size and decompression writes into it in a single pass, so a
+    /// frame that claims a larger content size or a huge window fails instead of allocating.
+    pub fn decompress(&self) -> Result<Vec<u8>, FormatError> {
+        let raw = match self.codec {
+            Codec::None => self.body.to_vec(),
+            Codec::Zstd => decompress_frame(self.body, self.raw_len)?,
+        };
+        if raw.len() as u64 == u64::from(self.raw_len) {
+            Ok(raw)
+        } else {
+            Err(FormatError::InvalidValue {
+                field: "payload.body",
+                reason: "does not decompress to payload.raw_len bytes",
+            })
+        }
+    }
+}
+
+/// Decompresses a body that must be exactly one zstd frame, not a skippable one: libzstd alone
+/// would accept several concatenated frames, or a skippable frame as empty output.
+fn decompress_frame(body: &[u8], raw_len: u32) -> Result<Vec<u8>, FormatError> {
+    let not_one_frame =
+        FormatError::InvalidValue { field: "payload.body", reason: "is not exactly one zstd frame" };
+    if !body.starts_with(&ZSTD_FRAME_MAGIC) {
+        return Err(not_one_frame);
+    }
+    match zstd::zstd_safe::find_frame_compressed_size(body) {
+        Ok(frame_len) if frame_len == body.len() => {}
+        _ => return Err(not_one_frame),
+    }
+    let capacity = usize::try_from(raw_len).map_err(|_| FormatError::OutOfRange {
+        field: "payload.raw_len",
+        value: u64::from(raw_len),
+        min: 0,
+        max: usize::MAX as u64,
+    })?;
+    zstd::bulk::decompress(body, capacity).map_err(|_| FormatError::InvalidValue {
+        field: "payload.body",
+        reason: "is not a valid zstd frame of at most payload.raw_len bytes",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zstd_payload(raw: &[u8], claimed_raw_len: u32) -> Vec<u8> {
+        let body = zstd::bulk::compress(raw, 3).unwrap();
+        [&encode_payload_header(Codec::Zstd, claimed_raw_len)[..], &body].concat()
+    }
+
+    #[test]
+    fn compressed_body_round_trips() {
+        let raw = b"abcabcabc".repeat(1000);
+        let bytes = zstd_payload(&raw, 9000);
+        assert!(bytes.len() < 200);
+        assert_eq!(decode_payload(&bytes, 9000).unwrap().decompress().unwrap(), raw);
+    }
+
+    #[test]
+    fn two_concatenated_frames_are_rejected() {
+        let one = zstd::bulk::compress(&[7u8; 10_000], 3).unwrap();
+        let bytes = [&encode_payload_header(Codec::Zstd, 20_000)[..], &one, &one].concat();
+        assert!(decode_payload(&bytes, 20_000).unwrap().decompress().is_err());
+    }
+
+    #[test]
+    fn a_skippable_frame_is_not_a_body() {
+        let skippable = [0x50, 0x2A, 0x4D, 0x18, 0, 0, 0, 0];
+        let alone = [&encode_payload_header(Codec::Zstd, 0)[..], &skippable].concat();
+        assert!(decode_payload(&alone, 10).unwrap().decompress().is_err());
+        let frame = zstd::bulk::compress(&[9u8; 1000], 3).unwrap();
+        let before = [&encode_payload_header(Codec::Zstd, 1000)[..], &skippable, &frame].concat();
+        assert!(decode_payload(&before, 1000).unwrap().decompress().is_err());
+    }
+
+    /// A frame whose content is longer or shorter than the authenticated `raw_len` fails.
+    #[test]
+    fn output_other_than_raw_len_is_rejected() {
+        let raw = vec![7u8; 100_000];
+        for claimed in [1000, 99_999, 100_001] {
+            let bytes = zstd_payload(&raw, claimed);
+            assert!(decode_payload(&bytes, 200_000).unwrap().decompress().is_err(), "claimed {claimed}");
+        }
+    }
 
     #[test]
     fn aad_differs_for_every_bound_field() {

@@ -1,8 +1,9 @@
 //! `cairn-format`: pure encode and decode of every object in a cairn repository.
 //!
-//! This crate is the only code that parses bytes read from a repository. It does no I/O, no
-//! cryptography, reads no clock and makes no random numbers: keys, nonces and ciphers belong to
-//! the engine (crate `cairn`), which hands this crate plaintext to decode. Every length and
+//! This crate is the only code that parses bytes read from a repository, zstd bodies included.
+//! It does no I/O, no cryptography, reads no clock and makes no random numbers: keys, nonces
+//! and ciphers belong to the engine (crate `cairn`), which hands this crate authenticated
+//! plaintext to decompress and decode. Every length and
 //! count is checked against [`limits`] and against the bytes present before anything is
 //! allocated from it, so hostile input gets an error, never a panic or a huge allocation.
 //!
