@@ -55,7 +55,9 @@ pub use check::{Affected, CheckOptions, CheckReport, Finding, Problem, ReadData}
 #[doc(hidden)]
 pub mod internals {
     use cairn_format::config::ChunkerParams;
-    use cairn_format::id::ObjectId;
+    use cairn_format::envelope::BlobType;
+    use cairn_format::header::FileKind;
+    use cairn_format::id::{ObjectId, PackId};
 
     pub use crate::chunker::Chunker;
     pub use crate::seal::Sealer;
@@ -70,6 +72,33 @@ pub mod internals {
     #[must_use]
     pub fn sealer(master: &crate::MasterKey, repo_id: ObjectId, level: u8) -> Sealer {
         Sealer::new(master.subkeys(), repo_id, level)
+    }
+
+    /// The decrypted, decompressed body of an index or snapshot file: the bytes
+    /// `cairn-format` decodes (for the test vectors under `format/vectors/`).
+    pub fn file_body(repo: &crate::Repository, kind: FileKind, id: &ObjectId) -> crate::Result<Vec<u8>> {
+        let sealed = match kind {
+            FileKind::Index => crate::seal::SealedFile::Index,
+            FileKind::Snapshot => crate::seal::SealedFile::Snapshot,
+            other => {
+                return Err(crate::Error::InvalidInput {
+                    what: "file kind".into(),
+                    reason: format!("{other:?} files are not one sealed payload"),
+                });
+            }
+        };
+        repo.read_file(sealed, id)
+    }
+
+    /// The decrypted body of a pack's header and the offset of its sealed header.
+    pub fn pack_header_body(repo: &crate::Repository, id: &PackId) -> crate::Result<(Vec<u8>, u64)> {
+        crate::pack::read_pack_header_body(repo, id)
+    }
+
+    /// The plaintext of a blob, found through the repository's index.
+    pub fn blob(repo: &crate::Repository, blob_type: BlobType, id: &ObjectId) -> crate::Result<Vec<u8>> {
+        let index = crate::index::Index::load(repo)?;
+        crate::pack::read_blob(repo, &index, blob_type, id)
     }
 }
 pub use cairn_format as format;

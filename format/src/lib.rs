@@ -24,6 +24,8 @@
 pub mod config;
 pub mod envelope;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod id;
 pub mod index;

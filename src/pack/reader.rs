@@ -33,6 +33,12 @@ pub(crate) fn read_blob(
 
 /// The decoded header of a pack, read from its tail.
 pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHeader> {
+    let (body, header_offset) = read_pack_header_body(repo, id)?;
+    PackHeader::decode(&body, header_offset).map_err(|e| Error::from_format(ObjectKind::Pack, id, e))
+}
+
+/// The authenticated plaintext of a pack's header and the offset of its sealed header.
+pub(crate) fn read_pack_header_body(repo: &Repository, id: &PackId) -> Result<(Vec<u8>, u64)> {
     let path = layout::file_path(FileKind::Pack, &id.0);
     let storage = repo.storage();
     let not_found = |e| pack_read_error(id, e);
@@ -55,7 +61,7 @@ pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHea
         Damage::Format(e) => format(e),
         other => Error::corrupt(ObjectKind::Pack, id, other),
     })?;
-    PackHeader::decode(&body, offset).map_err(format)
+    Ok((body, offset))
 }
 
 /// A failed read of a pack: a missing or short pack is damage to the repository, anything

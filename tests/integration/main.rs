@@ -12,3 +12,4 @@ mod format;
 mod keys;
 mod roundtrip;
 mod sources;
+mod vectors;
