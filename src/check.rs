@@ -132,16 +132,20 @@ impl Problem {
     pub fn advice(self) -> &'static str {
         match self {
             Problem::DamagedSnapshot => "the snapshot cannot be restored; other snapshots are unaffected",
-            Problem::DamagedIndex | Problem::PackHeaderMismatch | Problem::PackLengthMismatch => {
+            Problem::DamagedIndex | Problem::PackHeaderMismatch => {
                 "run `cairn repair index` to rebuild the index from the packs"
             }
-            Problem::MissingPack
-            | Problem::DamagedPackHeader
-            | Problem::PackHashMismatch
-            | Problem::DamagedBlob
-            | Problem::MissingBlob
-            | Problem::DamagedTree => {
-                "run `cairn repair snapshots` to write snapshots without the lost files, then back the affected files up again"
+            Problem::PackLengthMismatch => {
+                "run `cairn repair index`, then `cairn repair snapshots` to write snapshots without the lost files"
+            }
+            Problem::DamagedPackHeader => {
+                "its blobs still restore through the index; run `cairn check --read-data` to learn whether they are damaged too"
+            }
+            Problem::PackHashMismatch | Problem::DamagedBlob => {
+                "run `cairn repair snapshots --read-data` to write snapshots without the damaged files, then back them up again"
+            }
+            Problem::MissingPack | Problem::MissingBlob | Problem::DamagedTree => {
+                "run `cairn repair snapshots` to write snapshots without the lost files, then back them up again"
             }
             Problem::UnindexedPack => {
                 "unused data from an interrupted backup; `cairn repair index` indexes it"
@@ -174,6 +178,27 @@ pub struct Finding {
     pub detail: String,
     /// Snapshots and paths it affects (for blobs and trees).
     pub affected: Vec<Affected>,
+    /// No snapshot needs the damaged data (and every tree of every snapshot could be read, so
+    /// this is known): reported, but nothing is lost.
+    pub unused: bool,
+}
+
+impl Finding {
+    /// Whether this finding loses or may lose data a snapshot needs.
+    #[must_use]
+    pub fn is_damage(&self) -> bool {
+        self.problem.is_damage() && !self.unused
+    }
+
+    /// What the user can do about it, in one line.
+    #[must_use]
+    pub fn advice(&self) -> &'static str {
+        if self.unused {
+            "no snapshot needs this data, so nothing is lost; it only takes space"
+        } else {
+            self.problem.advice()
+        }
+    }
 }
 
 /// The result of a check.
@@ -201,7 +226,7 @@ impl CheckReport {
     /// Whether anything is damaged.
     #[must_use]
     pub fn is_damaged(&self) -> bool {
-        self.findings.iter().any(|f| f.problem.is_damage())
+        self.findings.iter().any(Finding::is_damage)
     }
 
     #[allow(clippy::needless_pass_by_value)] // callers pass Copy ids
@@ -220,6 +245,7 @@ impl CheckReport {
             pack,
             detail,
             affected: Vec::new(),
+            unused: false,
         });
     }
 }
@@ -252,11 +278,16 @@ impl Repository {
         let present = self.check_pack_files(&indexed, &mut report)?;
         cancel.check()?;
         self.check_pack_headers(&indexed, &present, &mut report, cancel)?;
-        self.check_trees(&index, &listing.snapshots, &mut report, cancel)?;
+        let needed = self.check_trees(&index, &listing.snapshots, &mut report, cancel)?;
         if options.read_data != ReadData::None {
             self.read_packs(&indexed, &present, options.read_data, &mut report, progress, cancel)?;
         }
         self.attribute(&index, &listing.snapshots, &mut report);
+        if listing.damaged.is_empty()
+            && let Some(needed) = needed
+        {
+            mark_unused(&mut report, &needed);
+        }
         Ok(report)
     }
 
@@ -340,14 +371,22 @@ impl Repository {
     }
 
     /// Every distinct tree of every snapshot is read and decoded, and every blob a tree
-    /// references must be indexed.
+    /// references must be indexed. Returns the packs holding a blob some snapshot needs, or
+    /// `None` when a tree could not be read (what is below it is then unknown).
     fn check_trees(
         &self,
         index: &Index,
         snapshots: &[crate::SnapshotInfo],
         report: &mut CheckReport,
         cancel: &CancelToken,
-    ) -> Result<()> {
+    ) -> Result<Option<HashSet<PackId>>> {
+        let mut needed: HashSet<u32> = HashSet::new();
+        let mut complete = true;
+        let mut need = |blob_type: BlobType, id: &ObjectId| {
+            if let Some(location) = index.get(blob_type, id) {
+                needed.insert(location.pack);
+            }
+        };
         let mut seen: HashSet<TreeId> = HashSet::new();
         let mut level: Vec<TreeId> =
             snapshots.iter().map(|s| s.snapshot.tree).filter(|t| seen.insert(*t)).collect();
@@ -359,10 +398,12 @@ impl Repository {
                 level.par_iter().map(|id| (*id, load_tree(self, index, id))).collect();
             let mut next = Vec::new();
             for (id, tree) in loaded {
+                need(BlobType::Tree, &id.0);
                 let tree = match tree {
                     Ok(tree) => tree,
                     Err(e @ Error::Storage(_)) => return Err(e),
                     Err(e) => {
+                        complete = false;
                         let problem = if index.contains(BlobType::Tree, &id.0) {
                             Problem::DamagedTree
                         } else {
@@ -377,6 +418,7 @@ impl Repository {
                         NodeKind::Dir { subtree } if seen.insert(subtree) => next.push(subtree),
                         NodeKind::File { chunks } => {
                             for chunk in chunks {
+                                need(BlobType::Data, &chunk.id.0);
                                 if !index.contains(BlobType::Data, &chunk.id.0)
                                     && missing_data.insert(chunk.id.0)
                                 {
@@ -396,7 +438,7 @@ impl Repository {
             }
             level = next;
         }
-        Ok(())
+        Ok(complete.then(|| needed.into_iter().filter_map(|number| index.pack(number)).collect()))
     }
 
     /// Reads selected packs whole: the pack must hash to its name and every blob in it must
@@ -452,6 +494,7 @@ impl Repository {
                 pack: Some(pack.id),
                 detail,
                 affected: Vec::new(),
+                unused: false,
             });
         };
         if crate::crypto::content_hash(&bytes) != pack.id.0 {
@@ -575,6 +618,42 @@ impl Repository {
                 finding.affected.clone_from(&list);
             }
         }
+    }
+}
+
+/// Marks damage no snapshot needs as unused: a damaged blob that affects no snapshot, and a
+/// damaged or missing pack that holds no blob any snapshot needs. Only called when every
+/// snapshot and every tree was read, so "needs" is known exactly.
+///
+/// A pack that does not hash to its name but whose header reads and whose damaged blobs are
+/// all unused is unused damage too: every byte of a pack belongs to its file header, a blob,
+/// its sealed header or its trailer (SPEC §7.1), so the altered bytes are in blobs nobody
+/// needs (until `prune` rewrites the pack).
+fn mark_unused(report: &mut CheckReport, needed_packs: &HashSet<PackId>) {
+    let pack_needed = |finding: &Finding| {
+        ObjectId::from_hex(&finding.id).is_none_or(|id| needed_packs.contains(&PackId(id)))
+    };
+    for finding in &mut report.findings {
+        finding.unused = match finding.problem {
+            Problem::DamagedBlob => finding.affected.is_empty(),
+            Problem::MissingPack | Problem::DamagedPackHeader | Problem::PackLengthMismatch => {
+                !pack_needed(finding)
+            }
+            _ => false,
+        };
+    }
+    let needed_damage: HashSet<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.is_damage())
+        .filter_map(|f| match f.problem {
+            Problem::DamagedBlob => f.pack.map(|p| p.to_string()),
+            Problem::DamagedPackHeader => Some(f.id.clone()),
+            _ => None,
+        })
+        .collect();
+    for finding in report.findings.iter_mut().filter(|f| f.problem == Problem::PackHashMismatch) {
+        finding.unused = !pack_needed(finding) || !needed_damage.contains(&finding.id);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use cairn_format::header::FileKind;
 use cairn_format::id::KeyId;
-use cairn_format::key::KeySlot;
+use cairn_format::key::{KeySlot, SlotKdf};
 
 use crate::crashpoint;
 use crate::crypto::{KdfParams, Password};
@@ -41,6 +41,18 @@ impl Repository {
                     || info.slot.as_ref().is_ok_and(|s| s.repo_id == self.config().repo_id)
             })
             .collect())
+    }
+
+    /// The id of the key slot whose id starts with `prefix`.
+    pub fn resolve_key_id(&self, prefix: &str) -> Result<KeyId> {
+        let ids = layout::list_ids(self.storage(), FileKind::Key)?;
+        crate::snapshot::resolve_prefix(&ids, prefix, || {
+            Error::invalid(
+                "key slot",
+                format!("no key slot id starts with {prefix}; list them with `cairn key list`"),
+            )
+        })
+        .map(KeyId)
     }
 
     /// Adds a slot that opens the repository with `password`.
@@ -98,6 +110,17 @@ impl Repository {
         let old = self.key_id().ok_or_else(|| {
             Error::invalid("password change", "the repository was opened with its master key, not a password")
         })?;
+        let opened_with_code = self
+            .key_slots()?
+            .iter()
+            .any(|info| info.id == old && info.slot.as_ref().is_ok_and(|s| s.kdf == SlotKdf::RecoveryCode));
+        if opened_with_code {
+            return Err(Error::invalid(
+                "password change",
+                "the repository was opened with a recovery code, which `key passwd` would replace; \
+                 open it with the password to change, or add a password with `cairn key add`",
+            ));
+        }
         let secret = SlotSecret::Password(password, kdf);
         let new = self.create_slot(&secret)?;
         crashpoint::hit("key-passwd-after-add");

@@ -9,6 +9,7 @@ use cairn_format::header::FileKind;
 use cairn_format::id::{IndexId, PackId, SnapshotId, TreeId};
 use cairn_format::index::IndexPack;
 use cairn_format::snapshot::Snapshot;
+use cairn_format::timestamp::Timestamp;
 use cairn_format::tree::{Node, NodeKind, Tree};
 use rayon::prelude::*;
 
@@ -45,7 +46,8 @@ pub struct IndexRepair {
 pub struct SnapshotRepairOptions {
     /// Also read every data blob and treat those that fail to open as lost (slow).
     pub read_data: bool,
-    /// Delete each original snapshot once its repaired copy is stored.
+    /// Delete each original snapshot once its repaired copy is stored, and each snapshot
+    /// whose root tree is lost (nothing of it can be restored).
     pub forget: bool,
 }
 
@@ -69,7 +71,7 @@ pub struct SnapshotRepair {
     pub unrepairable: Vec<SnapshotId>,
     /// Snapshots that needed nothing.
     pub intact: u64,
-    /// Originals deleted (with `forget`).
+    /// Originals and unrepairable snapshots deleted (with `forget`).
     pub forgotten: Vec<SnapshotId>,
 }
 
@@ -180,15 +182,29 @@ impl Repository {
             }
             report.repaired.push(RepairedSnapshot { original: info.id, repaired, removed });
         }
+        if options.forget {
+            for id in &report.unrepairable {
+                self.storage().remove(&layout::file_path(FileKind::Snapshot, &id.0))?;
+                report.forgotten.push(*id);
+            }
+        }
         Ok(report)
     }
 }
 
-/// The repaired copy of a snapshot: same time, host, paths and parent, the new root, the
-/// tag `repaired`, and the original's id in its metadata.
+/// The repaired copy of a snapshot: same host, paths and parent, the new root, the tag
+/// `repaired`, and the original's id in its metadata. Its time is the original's plus one
+/// nanosecond, so that while both exist the copy sorts after the original and `latest` means
+/// the copy that restores.
 fn repaired_snapshot(info: &SnapshotInfo, root: TreeId) -> Snapshot {
     let mut snapshot = info.snapshot.clone();
     snapshot.tree = root;
+    let time = snapshot.time;
+    snapshot.time = if time.nanos < 999_999_999 {
+        Timestamp { nanos: time.nanos + 1, ..time }
+    } else {
+        Timestamp { secs: time.secs.saturating_add(1), nanos: 0 }
+    };
     if !snapshot.tags.iter().any(|t| t == "repaired") {
         snapshot.tags.push("repaired".into());
         snapshot.tags.sort();

@@ -1,7 +1,7 @@
 //! `cairn check`: prints what is damaged, what it affects and what to do; exits 1 when
 //! anything is damaged.
 
-use cairn::{CancelToken, CheckOptions, Finding, Problem, ReadData};
+use cairn::{CancelToken, CheckOptions, Finding, ObjectKind, Problem, ReadData};
 use serde_json::{Value, json};
 
 use super::args::{CheckArgs, Cli};
@@ -35,7 +35,7 @@ pub fn run(cli: &Cli, args: &CheckArgs, cancel: &CancelToken) -> Result<u8, CliE
             "findings": report.findings.iter().map(finding_json).collect::<Vec<Value>>(),
         }));
     } else {
-        for finding in report.findings.iter().filter(|f| f.problem.is_damage() || !cli.quiet) {
+        for finding in report.findings.iter().filter(|f| f.is_damage() || !cli.quiet) {
             print_finding(finding);
         }
         if !cli.quiet {
@@ -55,7 +55,7 @@ pub fn run(cli: &Cli, args: &CheckArgs, cancel: &CancelToken) -> Result<u8, CliE
         }
     }
     if report.is_damaged() {
-        let damaged = report.findings.iter().filter(|f| f.problem.is_damage()).count();
+        let damaged = report.findings.iter().filter(|f| f.is_damage()).count();
         return Err(CliError::usage(format!(
             "the repository is damaged ({damaged} problems); see the report"
         )));
@@ -64,8 +64,11 @@ pub fn run(cli: &Cli, args: &CheckArgs, cancel: &CancelToken) -> Result<u8, CliE
 }
 
 fn print_finding(finding: &Finding) {
-    let label = if finding.problem.is_damage() { "damaged" } else { "note" };
-    let pack = finding.pack.map(|p| format!(" in pack {}", p.short())).unwrap_or_default();
+    let label = if finding.is_damage() { "damaged" } else { "note" };
+    let pack = match finding.pack {
+        Some(pack) if finding.object != ObjectKind::Pack => format!(" in pack {}", pack.short()),
+        _ => String::new(),
+    };
     println!("{label}: {} {}{pack}: {}", finding.object, short(&finding.id), finding.detail);
     for affected in &finding.affected {
         let more = affected.paths.len().saturating_sub(SHOWN_PATHS);
@@ -73,18 +76,19 @@ fn print_finding(finding: &Finding) {
         let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
         println!("  affects snapshot {}: {}{tail}", affected.snapshot.short(), shown.join(", "));
     }
-    println!("  what to do: {}", finding.problem.advice());
+    println!("  what to do: {}", finding.advice());
 }
 
 fn finding_json(finding: &Finding) -> Value {
     json!({
         "problem": problem_name(finding.problem),
-        "damage": finding.problem.is_damage(),
+        "damage": finding.is_damage(),
+        "unused": finding.unused,
         "object": finding.object.to_string(),
         "id": finding.id,
         "pack": finding.pack.map(|p| p.to_string()),
         "detail": finding.detail,
-        "advice": finding.problem.advice(),
+        "advice": finding.advice(),
         "affected": finding.affected.iter().map(|a| json!({
             "snapshot": a.snapshot.to_string(),
             "paths": a.paths,

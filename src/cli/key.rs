@@ -13,7 +13,7 @@ pub fn run(cli: &Cli, args: &KeyArgs) -> Result<u8, CliError> {
         KeyCommand::List => list(cli, &repo)?,
         KeyCommand::Add(add) => add_slot(cli, &repo, add)?,
         KeyCommand::Remove { id } => {
-            let (id, _) = repo.key_slot(id)?;
+            let id = repo.resolve_key_id(id)?;
             repo.remove_key(&id)?;
             report(cli, "key_removed", "removed key slot", &id.to_string());
         }

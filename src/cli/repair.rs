@@ -56,7 +56,8 @@ pub fn run(cli: &Cli, args: &RepairArgs, cancel: &CancelToken) -> Result<u8, Cli
                     );
                 }
                 for id in &report.unrepairable {
-                    println!("snapshot {} cannot be repaired: its root tree is lost", id.short());
+                    let what = if forget { "removed" } else { "kept; --forget removes it" };
+                    println!("snapshot {} cannot be repaired: its root tree is lost ({what})", id.short());
                 }
                 println!(
                     "{} repaired, {} intact, {} originals forgotten{}",

@@ -288,3 +288,65 @@ fn read_data_subsets_cover_every_pack_once() {
     assert!(ReadData::parse_subset("0/5").is_err() && ReadData::parse_subset("6/5").is_err());
     assert!(ReadData::parse_subset("0%").is_err() && ReadData::parse_subset("x").is_err());
 }
+
+/// After `repair snapshots --read-data --forget`, no snapshot needs the damaged blob: check
+/// still reports it (and its pack's hash), as unused, and the repository checks clean.
+#[test]
+fn damage_no_snapshot_needs_after_repair_is_unused() {
+    let f = fixture();
+    flip(&f.pack_of_a(BlobType::Data), 100);
+    assert!(f.check(ReadData::All).is_damaged());
+    let repo = f.repo.reopen();
+    let options = cairn::SnapshotRepairOptions { read_data: true, forget: true };
+    let repair = repo.repair_snapshots(&options, &CancelToken::new()).unwrap();
+    assert_eq!((repair.repaired.len(), repair.forgotten.len()), (1, 1));
+    let report = f.check(ReadData::All);
+    assert!(!report.is_damaged(), "{:?}", report.findings);
+    let unused: BTreeSet<String> =
+        report.findings.iter().filter(|x| x.unused).map(|x| format!("{:?}", x.problem)).collect();
+    assert_eq!(unused, ["DamagedBlob", "PackHashMismatch"].map(String::from).into());
+    let repaired = repo.find_snapshot(&repair.repaired[0].repaired.to_string()).unwrap();
+    assert!(f.restore(&repaired).is_ok() && f.restore(&f.b).is_ok());
+}
+
+/// While a damaged original is kept, `latest` is its repaired copy, which restores.
+#[test]
+fn repaired_copy_of_the_latest_snapshot_becomes_latest() {
+    let f = fixture();
+    let b_packs: Vec<PathBuf> =
+        pack_files(f.repo.path()).into_iter().filter(|p| !f.packs_a.contains(p)).collect();
+    let repo = f.repo.reopen();
+    let data_pack = b_packs
+        .iter()
+        .find(|p| {
+            let (_, header) = repo.pack_header(p.file_name().unwrap().to_str().unwrap()).unwrap();
+            header.entries[0].blob_type == BlobType::Data
+        })
+        .unwrap();
+    fs::remove_file(data_pack).unwrap();
+    let options = cairn::SnapshotRepairOptions { read_data: false, forget: false };
+    let repair = repo.repair_snapshots(&options, &CancelToken::new()).unwrap();
+    assert_eq!(repair.repaired[0].original, f.b.id);
+    let latest = repo.find_snapshot("latest").unwrap();
+    assert_eq!(latest.id, repair.repaired[0].repaired);
+    assert!(f.restore(&latest).is_ok());
+}
+
+/// A snapshot whose root tree is lost cannot be rewritten; `--forget` removes it, and only it.
+#[test]
+fn forget_removes_a_snapshot_whose_root_tree_is_lost() {
+    let f = fixture();
+    let repo = f.repo.reopen();
+    let pack = f.pack_of_a(BlobType::Tree);
+    let (_, header) = repo.pack_header(pack.file_name().unwrap().to_str().unwrap()).unwrap();
+    let root = header.entries.iter().find(|e| e.id == f.a.snapshot.tree.0).unwrap();
+    flip(&pack, root.offset as usize + 30);
+    let keep = cairn::SnapshotRepairOptions { read_data: false, forget: false };
+    let repair = repo.repair_snapshots(&keep, &CancelToken::new()).unwrap();
+    assert_eq!((repair.unrepairable.as_slice(), repair.forgotten.len()), ([f.a.id].as_slice(), 0));
+    let forget = cairn::SnapshotRepairOptions { read_data: false, forget: true };
+    let repair = repo.repair_snapshots(&forget, &CancelToken::new()).unwrap();
+    assert_eq!(repair.forgotten, [f.a.id]);
+    let left: Vec<_> = repo.snapshots().unwrap().snapshots.iter().map(|s| s.id).collect();
+    assert_eq!(left, [f.b.id]);
+}

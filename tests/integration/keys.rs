@@ -128,6 +128,29 @@ fn key_changes_killed_at_any_step_leave_a_working_password() {
     assert!(opens(repo.path(), PASSWORD) && opens(repo.path(), "the new one"));
 }
 
+/// `key passwd` changes a password; in a session opened with a recovery code it would
+/// replace the code, so it refuses and changes nothing.
+#[test]
+fn password_change_refuses_a_session_opened_with_a_recovery_code() {
+    let repo = TestRepo::new();
+    let (_, code) = repo.repo.add_recovery_code().unwrap();
+    let mut by_code = open(repo.path(), &Credentials::RecoveryCode(code)).unwrap();
+    let before = by_code.key_slots().unwrap().len();
+    let error = by_code.change_password(&Password::from("new"), FAST_KDF).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("recovery code"), "{error}");
+    assert_eq!(by_code.key_slots().unwrap().len(), before);
+}
+
+#[test]
+fn removing_an_unknown_key_says_so() {
+    let repo = TestRepo::new();
+    let output = cairn(repo.path(), PASSWORD).args(["key", "remove", "abcdef12"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no key slot id starts with abcdef12"), "{stderr}");
+}
+
 #[test]
 fn cli_key_commands_and_init_recovery_key() {
     let dir = TempDir::new().unwrap();
