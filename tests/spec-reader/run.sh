@@ -117,4 +117,20 @@ cp "$repo/config" "$tmp/bad/config.orig" && rm -f "$tmp/bad/config"
 rc=0; "$py" "$reader" "$tmp/bad" snapshots > /dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "config version 2 did not give exit 2 (got $rc)"
 
+# --- the committed test vectors: restored files match format/vectors/expected.json ------
+step "format/vectors/repo"
+vectors=format/vectors
+for id in $("$py" -c 'import json,sys; print(*[s["id"] for s in json.load(open(sys.argv[1]))["snapshots"]])' "$vectors/expected.json"); do
+    CAIRN_PASSWORD="cairn test vectors" "$py" "$reader" "$vectors/repo" restore "$id" "$tmp/vectors-$id" \
+        || fail "reader.py cannot restore vector snapshot $id"
+done
+"$py" - "$vectors/expected.json" "$tmp" <<'EOF' || fail "restored vector files differ from expected.json"
+import blake3, json, os, sys
+files = json.load(open(sys.argv[1]))["files"]
+for f in files:
+    data = open(os.path.join(sys.argv[2], "vectors-" + f["snapshot"], f["path"].lstrip("/")), "rb").read()
+    assert len(data) == f["len"] and blake3.blake3(data).hexdigest() == f["blake3"], f["path"]
+assert len(files) >= 6
+EOF
+
 step "PASS"
