@@ -246,3 +246,51 @@ fn empty_index_file_is_skipped_with_a_warning() {
         .unwrap();
     assert_eq!(fs::read(target.path().join("data/b.txt")).unwrap(), b"hello");
 }
+
+/// A tree blob's sealed box put where a data blob of the same sealed length was: the type is
+/// bound into the AAD, so the restore refuses it and `check --read-data` names that data blob.
+#[test]
+fn tree_blob_presented_as_data_is_rejected() {
+    use cairn::format::envelope::BlobType;
+    let repo = TestRepo::new();
+    let src = TempDir::new().unwrap();
+    write(&src.path().join("first/a.txt"), b"first");
+    repo.backup(&[&src.path().join("first")]);
+    let handle = repo.reopen();
+    let entries_of = |blob_type: BlobType| {
+        let mut found = Vec::new();
+        for pack in files_under(&repo.path().join("data")) {
+            let (_, header) = handle.pack_header(pack.file_name().unwrap().to_str().unwrap()).unwrap();
+            found.extend(
+                header.entries.into_iter().filter(|e| e.blob_type == blob_type).map(|e| (pack.clone(), e)),
+            );
+        }
+        found
+    };
+    let (tree_pack, tree) = entries_of(BlobType::Tree).remove(0);
+    // Random bytes are stored uncompressed: sealed length = raw length + 45 (SPEC §5).
+    let len = tree.sealed_len as usize - 45;
+    write(&src.path().join("second/same-length.bin"), &random_bytes(len, 9));
+    repo.backup(&[&src.path().join("second")]);
+    let (data_pack, data) = entries_of(BlobType::Data)
+        .into_iter()
+        .find(|(_, e)| e.sealed_len == tree.sealed_len)
+        .expect("a data blob of the tree blob's sealed length");
+    let tree_box = fs::read(&tree_pack).unwrap()[tree.offset as usize..][..tree.sealed_len as usize].to_vec();
+    let mut bytes = fs::read(&data_pack).unwrap();
+    bytes[data.offset as usize..][..data.sealed_len as usize].copy_from_slice(&tree_box);
+    fs::write(&data_pack, bytes).unwrap();
+
+    let repo = repo.reopen();
+    let error = restore_latest(&repo).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Corrupt, "{error}");
+    let options = cairn::CheckOptions { read_data: cairn::ReadData::All };
+    let report = repo.check(&options, &NoProgress, &CancelToken::new()).unwrap();
+    let damaged: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.problem == cairn::Problem::DamagedBlob)
+        .map(|f| f.id.as_str())
+        .collect();
+    assert_eq!(damaged, [data.id.to_string()]);
+}
