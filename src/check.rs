@@ -258,6 +258,7 @@ impl Repository {
         progress: &dyn Progress,
         cancel: &CancelToken,
     ) -> Result<CheckReport> {
+        let _lock = crate::lock::LockGuard::shared_if_writable(self, "check");
         let mut report = CheckReport::default();
         let listing = self.snapshots()?;
         for (id, error) in &listing.damaged {

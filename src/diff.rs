@@ -57,6 +57,7 @@ impl Repository {
         to: &SnapshotInfo,
         visit: &mut dyn FnMut(&DiffEntry) -> Result<()>,
     ) -> Result<DiffStats> {
+        let _lock = crate::lock::LockGuard::shared_if_writable(self, "diff");
         let index = Index::load(self)?;
         let mut walk = DiffWalk { repo: self, index: &index, stats: DiffStats::default(), visit };
         walk.trees(Some(&from.snapshot.tree), Some(&to.snapshot.tree), b"")?;

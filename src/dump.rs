@@ -27,6 +27,7 @@ impl Repository {
     /// Writes the file at `path` in the snapshot to `out`, or, for a directory (or the
     /// snapshot root), a tar archive of it.
     pub fn dump(&self, snapshot: &SnapshotInfo, path: &str, out: &mut dyn Write) -> Result<DumpFormat> {
+        let _lock = crate::lock::LockGuard::shared_if_writable(self, "dump");
         let index = Index::load(self)?;
         let node = find_node(self, &index, &snapshot.snapshot.tree, path.as_bytes())?;
         match node.as_ref().map(|n| &n.kind) {

@@ -24,6 +24,10 @@ pub enum ObjectKind {
     DataBlob,
     /// A tree blob (a directory listing).
     TreeBlob,
+    /// A lock file.
+    Lock,
+    /// A retention policy file.
+    Policy,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -36,6 +40,8 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::Snapshot => "snapshot",
             ObjectKind::DataBlob => "data blob",
             ObjectKind::TreeBlob => "tree blob",
+            ObjectKind::Lock => "lock",
+            ObjectKind::Policy => "policy",
         })
     }
 }
@@ -89,6 +95,8 @@ pub enum ErrorKind {
     NotFound,
     /// The caller's input is invalid.
     InvalidInput,
+    /// Another operation holds the repository's lock, or this one lost its own.
+    Locked,
     /// The caller cancelled the operation.
     Cancelled,
     /// The operating system failed in a way that is not about the repository or the data.
@@ -190,6 +198,25 @@ pub enum Error {
         /// The first of them.
         first: PathBuf,
     },
+    /// Another operation holds a lock this one needs, or is using data this one would
+    /// remove.
+    #[error(
+        "{what}: the repository is in use by {holder}; try again when it ends, or run `cairn unlock` if that process is gone"
+    )]
+    Locked {
+        /// What could not be done.
+        what: String,
+        /// Who holds the lock: operation, host, process, since when.
+        holder: String,
+    },
+    /// This operation could not keep its lock fresh (the device slept, the storage was
+    /// unreachable), so a prune may have removed data it relies on; it stopped before writing
+    /// anything that could refer to such data.
+    #[error("{reason}; nothing more was written: run it again (what was stored is reused)")]
+    LockLost {
+        /// What happened.
+        reason: String,
+    },
     /// The operation was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -224,6 +251,7 @@ impl Error {
                 ErrorKind::NotFound
             }
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::Locked { .. } | Error::LockLost { .. } => ErrorKind::Locked,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::System { .. } => ErrorKind::System,
         }

@@ -36,6 +36,7 @@ impl Repository {
         recursive: bool,
         visit: &mut dyn FnMut(&Entry) -> Result<()>,
     ) -> Result<()> {
+        let _lock = crate::lock::LockGuard::shared_if_writable(self, "ls");
         let index = Index::load(self)?;
         let parts = components(path.as_bytes());
         let root = snapshot.snapshot.tree;

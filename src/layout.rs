@@ -16,6 +16,8 @@ pub(crate) fn dir(kind: FileKind) -> &'static str {
         FileKind::Pack => "data",
         FileKind::Index => "index",
         FileKind::Snapshot => "snapshots",
+        FileKind::Lock => "locks",
+        FileKind::Policy => "policy",
     }
 }
 

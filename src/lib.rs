@@ -30,18 +30,23 @@ mod crypto;
 mod diff;
 mod dump;
 mod error;
+mod forget;
 mod glob;
 pub mod index;
 mod inspect;
 mod key_slot;
 mod keyring;
 mod layout;
+mod lock;
 mod pack;
+mod policy;
 mod progress;
+mod prune;
 mod recovery_code;
 mod repair;
 mod repository;
 mod restore;
+mod retention;
 mod seal;
 mod snapshot;
 mod stats;
@@ -50,6 +55,7 @@ mod tree;
 
 pub use archive::{BackupOptions, BackupOutcome, ParentChoice};
 pub use check::{Affected, CheckOptions, CheckReport, Finding, Problem, ReadData};
+pub use clock::{rfc3339, rfc3339_nanos};
 
 /// Building blocks exposed for cairn's own benchmarks; not a stable API.
 #[doc(hidden)]
@@ -95,6 +101,18 @@ pub mod internals {
         crate::pack::read_pack_header_body(repo, id)
     }
 
+    /// Writes a lock file as another process would have: of `kind`, held by `pid` on
+    /// `hostname`, last refreshed `age` ago (for tests of lock handling).
+    pub fn write_foreign_lock(
+        repo: &crate::Repository,
+        kind: cairn_format::lock::LockKind,
+        hostname: &str,
+        pid: u32,
+        age: std::time::Duration,
+    ) -> crate::Result<()> {
+        crate::lock::write_foreign_lock(repo, kind, hostname, pid, age)
+    }
+
     /// The plaintext of a blob, found through the repository's index.
     pub fn blob(repo: &crate::Repository, blob_type: BlobType, id: &ObjectId) -> crate::Result<Vec<u8>> {
         let index = crate::index::Index::load(repo)?;
@@ -106,13 +124,17 @@ pub use crypto::{KdfParams, MasterKey, Password};
 pub use diff::{Change, DiffEntry, DiffStats};
 pub use dump::DumpFormat;
 pub use error::{Damage, Error, ErrorKind, ObjectKind, Result};
+pub use forget::{ForgetOptions, ForgetReport};
 pub use inspect::Entry;
 pub use key_slot::DEFAULT_KDF;
 pub use keyring::KeySlotInfo;
+pub use lock::Unlocked;
 pub use progress::{CancelToken, NoProgress, Phase, Progress, ProgressReport, SourceWarning};
+pub use prune::{PruneOptions, PruneReport};
 pub use recovery_code::RecoveryCode;
 pub use repair::{IndexRepair, RepairedSnapshot, SnapshotRepair, SnapshotRepairOptions};
 pub use repository::{Credentials, InitOptions, Repository, WarningSink};
 pub use restore::{RestoreOptions, RestoreOutcome};
+pub use retention::{Decision, GroupDecisions, GroupKey, KeepReason, Preset, apply as apply_retention};
 pub use snapshot::{SnapshotInfo, SnapshotListing};
 pub use stats::{RepositoryStats, SnapshotStats};

@@ -79,6 +79,7 @@ impl Repository {
     /// Rebuilds the index from the headers of every pack in the repository. The new index
     /// files supersede every existing one; those stay in place, ignored.
     pub fn repair_index(&self, cancel: &CancelToken) -> Result<IndexRepair> {
+        let _lock = crate::lock::LockGuard::exclusive(self, "repair index")?;
         let old: Vec<IndexId> = self.list(FileKind::Index)?.into_iter().map(IndexId).collect();
         let packs = layout::list_with_len(self.storage(), FileKind::Pack)?;
         let results: Vec<(PackId, u64, Result<Vec<cairn_format::pack::PackEntry>>)> = packs
@@ -133,6 +134,7 @@ impl Repository {
         options: &SnapshotRepairOptions,
         cancel: &CancelToken,
     ) -> Result<SnapshotRepair> {
+        let _lock = crate::lock::LockGuard::exclusive(self, "repair snapshots")?;
         let index = Index::load(self)?;
         let listing = self.snapshots()?;
         let packs: HashSet<PackId> =

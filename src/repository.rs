@@ -204,6 +204,16 @@ impl Repository {
         self.key_id = Some(id);
     }
 
+    /// A second handle on the storage, for threads that outlive a borrow (the lock refresher).
+    pub(crate) fn storage_handle(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.storage)
+    }
+
+    /// A sealer of its own, for threads that outlive a borrow (the lock refresher).
+    pub(crate) fn duplicate_sealer(&self) -> Sealer {
+        Sealer::new(self.master.subkeys(), self.config.repo_id, self.config.compression_level)
+    }
+
     pub(crate) fn storage(&self) -> &dyn Storage {
         self.storage.as_ref()
     }
@@ -265,5 +275,7 @@ pub(crate) fn object_kind(kind: FileKind) -> ObjectKind {
         FileKind::Pack => ObjectKind::Pack,
         FileKind::Index => ObjectKind::Index,
         FileKind::Snapshot => ObjectKind::Snapshot,
+        FileKind::Lock => ObjectKind::Lock,
+        FileKind::Policy => ObjectKind::Policy,
     }
 }

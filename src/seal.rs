@@ -120,6 +120,8 @@ impl Sealer {
 pub(crate) enum SealedFile {
     Index,
     Snapshot,
+    Lock,
+    Policy,
 }
 
 impl SealedFile {
@@ -127,6 +129,8 @@ impl SealedFile {
         match self {
             SealedFile::Index => FileKind::Index,
             SealedFile::Snapshot => FileKind::Snapshot,
+            SealedFile::Lock => FileKind::Lock,
+            SealedFile::Policy => FileKind::Policy,
         }
     }
 
@@ -134,6 +138,8 @@ impl SealedFile {
         match self {
             SealedFile::Index => ObjectType::Index,
             SealedFile::Snapshot => ObjectType::Snapshot,
+            SealedFile::Lock => ObjectType::Lock,
+            SealedFile::Policy => ObjectType::Policy,
         }
     }
 
@@ -141,6 +147,8 @@ impl SealedFile {
         match self {
             SealedFile::Index => cairn_format::limits::MAX_INDEX_LEN,
             SealedFile::Snapshot => cairn_format::limits::MAX_SNAPSHOT_LEN,
+            SealedFile::Lock => cairn_format::limits::MAX_LOCK_LEN,
+            SealedFile::Policy => cairn_format::limits::MAX_POLICY_LEN,
         }
     }
 

@@ -59,6 +59,7 @@ pub struct RepositoryStats {
 impl Repository {
     /// Counts and sizes of one snapshot.
     pub fn snapshot_stats(&self, snapshot: &SnapshotInfo) -> Result<SnapshotStats> {
+        let _lock = crate::lock::LockGuard::shared_if_writable(self, "stats");
         let index = Index::load(self)?;
         let mut stats = SnapshotStats::default();
         let mut chunks: HashSet<ChunkId> = HashSet::new();

@@ -35,6 +35,10 @@ pub enum ObjectType {
     Snapshot,
     /// The master key inside a key slot.
     KeySlot,
+    /// A lock file.
+    Lock,
+    /// A retention policy file.
+    Policy,
 }
 
 impl ObjectType {
@@ -48,6 +52,8 @@ impl ObjectType {
             ObjectType::Index => 4,
             ObjectType::Snapshot => 5,
             ObjectType::KeySlot => 6,
+            ObjectType::Lock => 7,
+            ObjectType::Policy => 8,
         }
     }
 }

@@ -12,8 +12,13 @@ use crate::envelope::{ObjectType, decode_payload};
 use crate::header::{FILE_HEADER_LEN, FileKind, decode_file_header};
 use crate::index::IndexFile;
 use crate::key::KeySlot;
-use crate::limits::{MAX_CHUNK_LEN, MAX_INDEX_LEN, MAX_PACK_HEADER_LEN, MAX_SNAPSHOT_LEN, MAX_TREE_LEN};
+use crate::limits::{
+    MAX_CHUNK_LEN, MAX_INDEX_LEN, MAX_LOCK_LEN, MAX_PACK_HEADER_LEN, MAX_POLICY_LEN, MAX_SNAPSHOT_LEN,
+    MAX_TREE_LEN,
+};
+use crate::lock::Lock;
 use crate::pack::{PackHeader, decode_trailer};
+use crate::policy::PolicyFile;
 use crate::snapshot::Snapshot;
 use crate::tree::Tree;
 use crate::wire::Reader;
@@ -22,7 +27,7 @@ use crate::wire::Reader;
 pub type Check = fn(&[u8]);
 
 /// Every fuzz target, by its name under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Check); 8] = [
+pub const TARGETS: [(&str, Check); 10] = [
     ("decode_config", config),
     ("decode_key_slot", key_slot),
     ("decode_pack", pack),
@@ -30,6 +35,8 @@ pub const TARGETS: [(&str, Check); 8] = [
     ("decode_tree", tree),
     ("decode_snapshot", snapshot),
     ("decode_payload", payload),
+    ("decode_lock", lock),
+    ("decode_policy", policy),
     ("sealed", opened_payload),
 ];
 
@@ -86,6 +93,20 @@ pub fn snapshot(data: &[u8]) {
     }
 }
 
+/// A lock file body.
+pub fn lock(data: &[u8]) {
+    if let Ok(lock) = Lock::decode(data) {
+        assert_eq!(lock.encode().expect("a decoded lock encodes"), data);
+    }
+}
+
+/// A policy file body.
+pub fn policy(data: &[u8]) {
+    if let Ok(policy) = PolicyFile::decode(data) {
+        assert_eq!(policy.encode().expect("a decoded policy encodes"), data);
+    }
+}
+
 /// A payload header and body (raw-length cap respected, decompression bounded) and a file
 /// header of every kind.
 pub fn payload(data: &[u8]) {
@@ -95,7 +116,15 @@ pub fn payload(data: &[u8]) {
             assert_eq!(raw.len() as u64, u64::from(payload.raw_len));
         }
     }
-    for kind in [FileKind::Config, FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot] {
+    for kind in [
+        FileKind::Config,
+        FileKind::Key,
+        FileKind::Pack,
+        FileKind::Index,
+        FileKind::Snapshot,
+        FileKind::Lock,
+        FileKind::Policy,
+    ] {
         if decode_file_header(&mut Reader::new(data), kind).is_ok() {
             assert!(data.len() >= FILE_HEADER_LEN);
         }
@@ -105,12 +134,14 @@ pub fn payload(data: &[u8]) {
 /// The kind of sealed object the `sealed` target's first byte selects.
 #[must_use]
 pub fn sealed_object(selector: u8) -> ObjectType {
-    match selector % 5 {
+    match selector % 7 {
         0 => ObjectType::DataBlob,
         1 => ObjectType::TreeBlob,
         2 => ObjectType::PackHeader,
         3 => ObjectType::Index,
-        _ => ObjectType::Snapshot,
+        4 => ObjectType::Snapshot,
+        5 => ObjectType::Lock,
+        _ => ObjectType::Policy,
     }
 }
 
@@ -134,6 +165,8 @@ pub fn opened_payload(data: &[u8]) {
         ObjectType::PackHeader => MAX_PACK_HEADER_LEN,
         ObjectType::Index => MAX_INDEX_LEN,
         ObjectType::Snapshot | ObjectType::KeySlot => MAX_SNAPSHOT_LEN,
+        ObjectType::Lock => MAX_LOCK_LEN,
+        ObjectType::Policy => MAX_POLICY_LEN,
     };
     let Ok(payload) = decode_payload(plaintext, max_raw_len) else { return };
     let Ok(raw) = payload.decompress() else { return };
@@ -147,6 +180,8 @@ pub fn opened_payload(data: &[u8]) {
         }
         ObjectType::Index => index(&raw),
         ObjectType::Snapshot => snapshot(&raw),
+        ObjectType::Lock => lock(&raw),
+        ObjectType::Policy => policy(&raw),
         ObjectType::DataBlob | ObjectType::KeySlot => {}
     }
 }

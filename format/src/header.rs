@@ -25,6 +25,10 @@ pub enum FileKind {
     Index,
     /// `snapshots/<id>`.
     Snapshot,
+    /// `locks/<id>`.
+    Lock,
+    /// `policy/<id>`.
+    Policy,
 }
 
 impl FileKind {
@@ -37,6 +41,8 @@ impl FileKind {
             FileKind::Pack => 3,
             FileKind::Index => 4,
             FileKind::Snapshot => 5,
+            FileKind::Lock => 6,
+            FileKind::Policy => 7,
         }
     }
 
@@ -55,6 +61,8 @@ impl FileKind {
             FileKind::Pack => "pack",
             FileKind::Index => "index",
             FileKind::Snapshot => "snapshot",
+            FileKind::Lock => "lock",
+            FileKind::Policy => "policy",
         }
     }
 }

@@ -17,7 +17,7 @@
 //! | §7 packs | [`pack`] |
 //! | §8 index files | [`index`] |
 //! | §9 trees | [`tree`] |
-//! | §10 snapshots | [`snapshot`] |
+//! | §10 snapshots, locks, policies | [`snapshot`], [`lock`], [`policy`] |
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used, clippy::panic))]
 
@@ -31,7 +31,9 @@ pub mod id;
 pub mod index;
 pub mod key;
 pub mod limits;
+pub mod lock;
 pub mod pack;
+pub mod policy;
 pub mod snapshot;
 pub mod timestamp;
 pub mod tree;

@@ -22,6 +22,10 @@ pub const MAX_INDEX_LEN: u32 = 256 << 20;
 pub const MAX_INDEX_PACKS: u32 = 1 << 20;
 /// Most index files one index file may supersede (SPEC §8).
 pub const MAX_SUPERSEDED: u32 = 1 << 16;
+/// Largest raw payload of a lock file (SPEC §10.4).
+pub const MAX_LOCK_LEN: u32 = 64 << 10;
+/// Largest raw payload of a policy file (SPEC §10.5).
+pub const MAX_POLICY_LEN: u32 = 1 << 20;
 /// Largest raw payload of a snapshot file (SPEC §10).
 pub const MAX_SNAPSHOT_LEN: u32 = 16 << 20;
 /// Most nodes in one tree (one directory) (SPEC §9).

@@ -6,7 +6,7 @@ use crate::FormatError;
 use crate::id::{ID_LEN, ObjectId, SnapshotId, TreeId};
 use crate::limits::{MAX_LABEL_LEN, MAX_META_VALUE_LEN, MAX_SNAPSHOT_LIST, MAX_SUMMARY_COUNTERS};
 use crate::timestamp::Timestamp;
-use crate::wire::{Reader, Writer};
+use crate::wire::{Reader, Writer, check_sorted_unique};
 
 /// What a backup did, recorded in its snapshot (SPEC §10.2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -238,22 +238,6 @@ fn decode_summary(r: &mut Reader<'_>) -> Result<Summary, FormatError> {
     }
     r.take((count - SUMMARY_COUNTERS) * 8, "snapshot.summary")?;
     Ok(Summary::from_counters(started, finished, counters))
-}
-
-fn check_sorted_unique<'a>(
-    mut items: impl Iterator<Item = &'a str>,
-    field: &'static str,
-) -> Result<(), FormatError> {
-    let Some(mut previous) = items.next() else {
-        return Ok(());
-    };
-    for item in items {
-        if item <= previous {
-            return Err(FormatError::InvalidValue { field, reason: "not sorted and unique" });
-        }
-        previous = item;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

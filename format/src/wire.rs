@@ -238,6 +238,23 @@ impl Writer {
     }
 }
 
+/// Fails unless `items` are strictly increasing bytewise (sorted, no duplicates).
+pub(crate) fn check_sorted_unique<'a>(
+    mut items: impl Iterator<Item = &'a str>,
+    field: &'static str,
+) -> Result<(), FormatError> {
+    let Some(mut previous) = items.next() else {
+        return Ok(());
+    };
+    for item in items {
+        if item <= previous {
+            return Err(FormatError::InvalidValue { field, reason: "not sorted and unique" });
+        }
+        previous = item;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

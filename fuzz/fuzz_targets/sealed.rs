@@ -23,6 +23,8 @@ fn framing(object: ObjectType) -> (Option<FileKind>, ObjectId) {
         ObjectType::PackHeader => (Some(FileKind::Pack), ObjectId::ZERO),
         ObjectType::Index => (Some(FileKind::Index), ObjectId::ZERO),
         ObjectType::Snapshot => (Some(FileKind::Snapshot), ObjectId::ZERO),
+        ObjectType::Lock => (Some(FileKind::Lock), ObjectId::ZERO),
+        ObjectType::Policy => (Some(FileKind::Policy), ObjectId::ZERO),
         ObjectType::DataBlob | ObjectType::TreeBlob | ObjectType::KeySlot => (None, BLOB_ID),
     }
 }

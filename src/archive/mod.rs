@@ -9,12 +9,16 @@ mod walker;
 
 use std::path::{Component, Path, PathBuf};
 
-use cairn_format::id::SnapshotId;
+use cairn_format::envelope::BlobType;
+use cairn_format::header::FileKind;
+use cairn_format::id::{SnapshotId, TreeId};
 use cairn_format::snapshot::{Snapshot, Summary};
+use cairn_format::tree::NodeKind;
 
 use crate::error::{Error, Result};
 use crate::glob::PathFilter;
 use crate::index::Index;
+use crate::lock::LockGuard;
 use crate::progress::{CancelToken, Meter, Phase, Progress, SourceWarning, with_ticker};
 use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
@@ -77,6 +81,9 @@ impl Repository {
         let excludes = PathFilter::new(&options.excludes)?;
         let host = options.host.clone().unwrap_or_else(crate::clock::hostname);
         let paths: Vec<Vec<u8>> = sources.iter().map(|s| path_bytes(&s.path)).collect();
+        // The lock comes first: a prune that does not see it may only have finished before
+        // the index below is read (SPEC §12).
+        let lock = LockGuard::shared(self, "backup")?;
         let index = Index::load(self)?;
         let parent = self.choose_parent(&options.parent, &host, &paths)?;
         let threads = options
@@ -89,7 +96,7 @@ impl Repository {
             .build()
             .map_err(|e| Error::system("starting threads", std::io::Error::other(e)))?;
         let meter = Meter::new(Phase::Backup);
-        let shared = Shared::new(self, &index, &meter, progress, cancel, threads);
+        let shared = Shared::new(self, &index, &lock, &meter, progress, cancel, threads);
         let parent_root = parent.as_ref().map(|p| &p.snapshot.tree);
         let roots: Vec<&Path> = sources.iter().map(|s| s.path.as_path()).collect();
         let root = with_ticker(&meter, progress, || {
@@ -132,8 +139,36 @@ impl Repository {
             summary: summary(&shared, started, warnings.len()),
             meta: sorted_meta(&options.meta)?,
         };
+        lock.check()?;
+        self.confirm_blobs_survived_prune(&index, &root)?;
+        crate::crashpoint::hit("backup-before-snapshot");
         let id = self.save_snapshot(&snapshot)?;
+        crate::crashpoint::hit("backup-after-snapshot");
+        drop(lock);
         Ok(BackupOutcome { snapshot: SnapshotInfo { id, snapshot }, warnings })
+    }
+
+    /// Defence in depth for the commit point: if an index file this backup loaded has gone
+    /// (a prune rewrote the index meanwhile), every blob the new snapshot reaches must still
+    /// be indexed, or the snapshot is not written. The locking rules (SPEC §12) already
+    /// prevent this; the check costs one listing when nothing changed.
+    fn confirm_blobs_survived_prune(&self, loaded: &Index, root: &TreeId) -> Result<()> {
+        let present: std::collections::HashSet<_> = self.list(FileKind::Index)?.into_iter().collect();
+        if loaded.files().iter().all(|file| present.contains(&file.0)) {
+            return Ok(());
+        }
+        let index = Index::load(self)?;
+        let lost = || Error::LockLost { reason: "a prune removed data this backup refers to".into() };
+        crate::tree::walk_tree(self, &index, root, b"", true, &mut |_, node| match &node.kind {
+            NodeKind::File { chunks } if !chunks.iter().all(|c| index.contains(BlobType::Data, &c.id.0)) => {
+                Err(lost())
+            }
+            _ => Ok(()),
+        })
+        .map_err(|e| match e {
+            Error::Corrupt { .. } => lost(),
+            other => other,
+        })
     }
 
     fn choose_parent(

@@ -15,6 +15,7 @@ use crate::buffer_pool::BufferPool;
 use crate::error::{Error, Result};
 use crate::index::{Index, IndexWriter};
 use crate::layout;
+use crate::lock::LockGuard;
 use crate::pack::{PackBuilder, SealedPack};
 use crate::progress::{CancelToken, Meter, Progress, SourceWarning};
 use crate::repository::Repository;
@@ -71,6 +72,8 @@ pub(crate) fn add(counter: &AtomicU64, n: u64) {
 pub(crate) struct Shared<'a> {
     pub(crate) repo: &'a Repository,
     pub(crate) index: &'a Index,
+    /// The backup's shared lock: checked before every index file is written.
+    lock: &'a LockGuard,
     pub(crate) meter: &'a Meter,
     pub(crate) progress: &'a dyn Progress,
     pub(crate) cancel: &'a CancelToken,
@@ -89,6 +92,7 @@ impl<'a> Shared<'a> {
     pub(crate) fn new(
         repo: &'a Repository,
         index: &'a Index,
+        lock: &'a LockGuard,
         meter: &'a Meter,
         progress: &'a dyn Progress,
         cancel: &'a CancelToken,
@@ -97,6 +101,7 @@ impl<'a> Shared<'a> {
         Shared {
             repo,
             index,
+            lock,
             meter,
             progress,
             cancel,
@@ -178,11 +183,18 @@ impl<'a> Shared<'a> {
     }
 
     /// Writes an index file for the packs stored so far (a checkpoint, or the final one).
+    ///
+    /// Not once the lock may have looked stale to a prune: the packs named could be gone.
     pub(crate) fn flush_index(&self) -> Result<()> {
         let packs = self.index_writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if packs.is_empty() {
+            return Ok(());
+        }
+        self.lock.check()?;
         if let Some((_, len)) = crate::index::write_index(self.repo, packs, Vec::new())? {
             add(&self.counters.data_added, len);
         }
+        crate::crashpoint::hit("backup-after-index");
         Ok(())
     }
 }
@@ -289,7 +301,10 @@ fn uploader(shared: &Shared<'_>, packs: &Receiver<SealedPack>) {
         let path = layout::file_path(FileKind::Pack, &pack.id.0);
         // A pack already there has the same bytes (its name is their hash): nothing added.
         match shared.repo.storage().create_from_spool(&path, &pack.spool_path) {
-            Ok(()) => add(&shared.counters.data_added, pack.len),
+            Ok(()) => {
+                add(&shared.counters.data_added, pack.len);
+                crate::crashpoint::hit("backup-after-pack");
+            }
             Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
             Err(e) => {
                 shared.fail(e.into());

@@ -53,6 +53,113 @@ pub enum Command {
     Check(CheckArgs),
     /// Repair a damaged repository (never deletes anything unless asked).
     Repair(RepairArgs),
+    /// Remove snapshots by retention rules, a preset, the stored policy, or by id; with
+    /// --prune, then reclaim the space they alone used.
+    Forget(ForgetArgs),
+    /// Reclaim the space of data no snapshot needs.
+    Prune(PruneArgs),
+    /// Show, set or clear the retention policy stored in the repository.
+    Policy(PolicyArgs),
+    /// Remove lock files of processes that are gone (stale or unreadable ones).
+    Unlock(UnlockArgs),
+}
+
+/// Which snapshots to keep. Without any rule or preset, the policy stored in the repository
+/// applies (`cairn policy set`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RetentionArgs {
+    /// Start from a named policy: space-saver (7 daily, 4 weekly), balanced (14 daily,
+    /// 8 weekly, 12 monthly) or comprehensive (30 daily, 26 weekly, 24 monthly, 10 yearly);
+    /// each also keeps the last snapshot. Rules given as well override its counts.
+    #[arg(long, value_name = "NAME", value_parser = ["space-saver", "balanced", "comprehensive"])]
+    pub preset: Option<String>,
+    /// Keep the newest N snapshots.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest snapshot of each of the last N hours that have one (UTC).
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest snapshot of each of the last N days that have one (UTC).
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest snapshot of each of the last N weeks (Monday to Sunday, UTC).
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest snapshot of each of the last N months (UTC).
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest snapshot of each of the last N years (UTC).
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// Keep every snapshot within this long of the group's newest, e.g. 7d, 2w, 1y6m, 12h.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Keep every snapshot with this tag (repeatable).
+    #[arg(long = "keep-tag", value_name = "TAG")]
+    pub keep_tags: Vec<String>,
+    /// Apply the rules to each group of snapshots sharing these fields separately: any of
+    /// host, paths, tags, comma-separated, or "" for one group.
+    #[arg(long, value_name = "FIELDS")]
+    pub group_by: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    /// Snapshots to remove by id (or unique prefix), instead of by rules.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub rules: RetentionArgs,
+    /// Show what would be removed, remove nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Then run prune.
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: repack a pack when more than this share of it is unused.
+    #[arg(long, value_name = "PERCENT", default_value = "5%")]
+    pub max_unused: String,
+    /// Allow removing every snapshot of a group (normally refused: a mistyped rule must not
+    /// empty a repository).
+    #[arg(long)]
+    pub unsafe_allow_remove_all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Repack a pack when more than this share of it is unused.
+    #[arg(long, value_name = "PERCENT", default_value = "5%")]
+    pub max_unused: String,
+    /// Show what would be removed, change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Allow pruning a repository with no snapshot (which removes all its data).
+    #[arg(long)]
+    pub unsafe_allow_remove_all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Print the stored policy.
+    Show,
+    /// Store a policy: `cairn forget` without rules applies it.
+    Set(RetentionArgs),
+    /// Remove the stored policy.
+    Clear,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Remove every lock, live ones too. Only when no other cairn process can be running:
+    /// a prune may then delete data a running backup uses.
+    #[arg(long)]
+    pub remove_all: bool,
 }
 
 #[derive(Args, Debug)]

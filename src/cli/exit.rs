@@ -11,6 +11,8 @@ pub const FATAL: u8 = 1;
 pub const PARTIAL: u8 = 3;
 /// The repository does not exist.
 pub const NO_REPOSITORY: u8 = 10;
+/// The repository is locked by another operation (or this one lost its lock).
+pub const LOCKED: u8 = 11;
 /// Wrong password or key.
 pub const WRONG_PASSWORD: u8 = 12;
 /// Interrupted (Ctrl-C or cancelled).
@@ -21,6 +23,7 @@ pub fn code(error: &cairn::Error) -> u8 {
     match error.kind() {
         ErrorKind::RepositoryMissing => NO_REPOSITORY,
         ErrorKind::Auth => WRONG_PASSWORD,
+        ErrorKind::Locked => LOCKED,
         ErrorKind::Cancelled => INTERRUPTED,
         _ => FATAL,
     }

@@ -8,16 +8,20 @@ mod check;
 mod diff;
 mod dump;
 pub mod exit;
+mod forget;
 mod init;
 mod key;
 mod ls;
 mod output;
 mod password;
+mod policy;
 mod progress;
+mod prune;
 mod repair;
 mod restore;
 mod snapshots;
 mod stats;
+mod unlock;
 
 use std::sync::Arc;
 
@@ -84,6 +88,10 @@ pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
         Command::Key(args) => key::run(cli, args),
         Command::Check(args) => check::run(cli, args, cancel),
         Command::Repair(args) => repair::run(cli, args, cancel),
+        Command::Forget(args) => forget::run(cli, args, cancel),
+        Command::Prune(args) => prune::run(cli, args, cancel),
+        Command::Policy(args) => policy::run(cli, args),
+        Command::Unlock(args) => unlock::run(cli, args),
     }
 }
 

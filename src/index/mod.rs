@@ -105,6 +105,15 @@ impl BlobTable {
             .map(|i| BlobLocation::from_bytes(&slice[i].location))
     }
 
+    /// The blob's position among this table's entries: a dense number for bitsets.
+    fn position(&self, id: &ObjectId) -> Option<usize> {
+        let b = bucket_of(&id.0);
+        let start = self.buckets[b] as usize;
+        let slice = &self.entries[start..self.buckets[b + 1] as usize];
+        let tail = &id.0[2..];
+        slice.binary_search_by(|entry| entry.tail.as_slice().cmp(tail)).ok().map(|i| start + i)
+    }
+
     fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>() + self.buckets.capacity() * 4
     }
@@ -188,6 +197,16 @@ impl Index {
         match blob_type {
             BlobType::Data => self.data.get(id),
             BlobType::Tree => self.tree.get(id),
+        }
+    }
+
+    /// The blob's position among the blobs of its type (`0..blob_count`), for bitsets over
+    /// every blob of the repository.
+    #[must_use]
+    pub fn position(&self, blob_type: BlobType, id: &ObjectId) -> Option<usize> {
+        match blob_type {
+            BlobType::Data => self.data.position(id),
+            BlobType::Tree => self.tree.position(id),
         }
     }
 

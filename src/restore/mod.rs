@@ -67,6 +67,7 @@ impl Repository {
         cancel: &CancelToken,
     ) -> Result<RestoreOutcome> {
         let include = PathFilter::new(&options.include)?;
+        let _lock = crate::lock::LockGuard::shared_if_writable(self, "restore");
         let index = Index::load(self)?;
         let plan = crate::tree::with_walk_stack(|| {
             plan::build(self, &index, &snapshot.snapshot.tree, target, &include)

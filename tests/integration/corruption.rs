@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use cairn::{CancelToken, Credentials, ErrorKind, NoProgress, Password, Repository, RestoreOptions};
 use tempfile::TempDir;
 
-use crate::harness::{PASSWORD, TestRepo, random_bytes, write};
+use crate::harness::{PASSWORD, TestRepo, copy_dir, random_bytes, write};
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -177,14 +177,6 @@ fn truncated_or_garbage_files_never_panic() {
             });
             assert!(outcome.is_ok(), "panicked with damaged {}", relative.display());
         }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for file in files_under(from) {
-        let dest = to.join(file.strip_prefix(from).unwrap());
-        fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        fs::copy(&file, dest).unwrap();
     }
 }
 

@@ -158,6 +158,19 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
     }
 }
 
+/// Copies a directory tree (files and directories only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 /// The one directory a restore of a single source creates inside `target`.
 pub fn restored(target: &Path, source: &Path) -> PathBuf {
     target.join(source.file_name().unwrap())

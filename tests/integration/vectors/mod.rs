@@ -3,7 +3,8 @@
 //! bodies `cairn-format` decodes, and malformed inputs with their error class (SPEC §14).
 //!
 //! `CAIRN_BLESS_VECTORS=1 cargo test vectors` writes them anew (a new repository: keys and
-//! nonces are random) together with the fuzz seed corpora under `fuzz/seeds/`. Re-bless only
+//! nonces are random) together with the fuzz seed corpora under `fuzz/seeds/`;
+//! `CAIRN_BLESS_VECTORS=seeds` writes only the seeds made from fixed values. Re-bless only
 //! for a deliberate format change: the committed repository is the compatibility contract,
 //! and every later cairn must keep reading it exactly as recorded.
 
@@ -19,7 +20,7 @@ use cairn::{BackupOptions, CancelToken, InitOptions, NoProgress, Password, Repos
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{FAST_KDF, random_bytes, write};
+use crate::harness::{FAST_KDF, copy_dir, random_bytes, write};
 
 const PASSWORD: &str = "cairn test vectors";
 
@@ -30,18 +31,6 @@ fn vectors_dir() -> PathBuf {
 fn open(dir: &Path) -> Repository {
     let storage = cairn::storage::open_location(dir.to_str().unwrap()).unwrap();
     Repository::open(storage, &cairn::Credentials::Password(Password::from(PASSWORD))).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 fn read_json(path: &Path) -> Value {
@@ -154,8 +143,11 @@ fn check_restores(repo: &Repository, expected: &Value) {
 
 #[test]
 fn committed_vectors_read_as_recorded() {
-    if std::env::var_os("CAIRN_BLESS_VECTORS").is_some_and(|v| v == "1") {
-        bless();
+    match std::env::var("CAIRN_BLESS_VECTORS").as_deref() {
+        Ok("1") => bless(),
+        // Only the fuzz seeds made from fixed values (new object kinds), not the repository.
+        Ok("seeds") => seeds::write_constructed(),
+        _ => {}
     }
     let dir = vectors_dir();
     let copy = TempDir::new().unwrap();

@@ -34,13 +34,56 @@ fn selector(decoder: &str) -> u8 {
     }
 }
 
-pub fn write(repo_dir: &Path, objects: &[Object], cases: &[Case]) {
-    let root = seeds_dir();
-    let _ = std::fs::remove_dir_all(&root);
-    let put = |target: &str, name: &str, bytes: &[u8]| {
-        std::fs::create_dir_all(root.join(target)).unwrap();
-        std::fs::write(root.join(target).join(name), bytes).unwrap();
+fn put(target: &str, name: &str, bytes: &[u8]) {
+    let dir = seeds_dir().join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+/// Seeds for the objects the vector repository has none of (it holds no lock or policy
+/// file): made from fixed values, so writing them again gives the same bytes.
+pub fn write_constructed() {
+    use cairn::format::lock::{Lock, LockKind};
+    use cairn::format::policy::{GroupBy, PolicyFile, Retention};
+    use cairn::format::timestamp::Timestamp;
+    let at = Timestamp { secs: 1_795_450_000, nanos: 123 };
+    let lock = Lock {
+        kind: LockKind::Shared,
+        session: [0x5a; 16],
+        created: at,
+        refreshed: at,
+        pid: 4242,
+        hostname: "phone".into(),
+        username: "user".into(),
+        operation: "backup".into(),
     };
+    let policy = PolicyFile {
+        retention: Retention {
+            keep_last: 3,
+            keep_daily: 14,
+            keep_weekly: 8,
+            keep_monthly: 12,
+            keep_within_secs: 86_400,
+            keep_tags: vec!["keep".into()],
+            group_by: GroupBy::DEFAULT,
+            ..Retention::default()
+        },
+        set_at: at,
+    };
+    let lock = lock.encode().unwrap();
+    let policy = policy.encode().unwrap();
+    put("decode_lock", "lock", &lock);
+    put("decode_policy", "policy", &policy);
+    for (name, selector, body) in [("lock", 5u8, &lock), ("policy", 6, &policy)] {
+        for (i, payload) in payloads(body).iter().enumerate() {
+            put("sealed", &format!("{name}-{i}"), &[&[selector][..], payload].concat());
+        }
+    }
+}
+
+pub fn write(repo_dir: &Path, objects: &[Object], cases: &[Case]) {
+    let _ = std::fs::remove_dir_all(seeds_dir());
+    write_constructed();
     put("decode_config", "config", &std::fs::read(repo_dir.join("config")).unwrap());
     for id in file_ids(repo_dir, "keys") {
         put(
