@@ -398,4 +398,31 @@ mod tests {
         // A lock from a clock ahead of ours is live.
         assert!(!is_stale(&lock_at(crate::clock::timestamp(now + Duration::from_hours(1)), "x", 1), now));
     }
+
+    #[test]
+    fn a_refresh_replaces_the_lock_file_and_a_late_one_loses_the_lock() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = crate::storage::open_location(dir.path().to_str().unwrap()).unwrap();
+        let kdf = crate::KdfParams { memory_kib: 64, time_cost: 1, lanes: 1 };
+        let options = crate::InitOptions { kdf, ..crate::InitOptions::default() };
+        let repo = Repository::init(storage, &crate::Password::from("pw"), &options).unwrap();
+        let guard = LockGuard::shared(&repo, "test").unwrap();
+        let first = list_locks(&repo).unwrap();
+        assert_eq!(first.len(), 1);
+        guard.shared.refresh();
+        let second = list_locks(&repo).unwrap();
+        assert_eq!(second.len(), 1, "the previous lock file is removed");
+        assert_ne!(first[0].id, second[0].id);
+        let (old, new) = (first[0].lock.as_ref().unwrap(), second[0].lock.as_ref().unwrap());
+        assert_eq!((old.session, old.created), (new.session, new.created));
+        assert!(new.refreshed >= old.refreshed);
+        guard.check().unwrap();
+        // The device slept: the last lock file was written 20 minutes ago.
+        guard.shared.held().written_at -= Duration::from_mins(20);
+        assert!(matches!(guard.check(), Err(Error::LockLost { .. })));
+        guard.shared.refresh();
+        assert!(guard.check().is_err(), "a refresh after the gap does not restore trust");
+        drop(guard);
+        assert!(list_locks(&repo).unwrap().is_empty(), "dropping the guard removes its lock");
+    }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod corruption;
 mod format;
 mod keys;
+mod locks;
 mod prune;
 mod roundtrip;
 mod sources;
