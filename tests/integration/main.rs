@@ -8,6 +8,7 @@ mod cancel;
 mod check;
 mod cli;
 mod corruption;
+mod crash;
 mod format;
 mod keys;
 mod locks;
