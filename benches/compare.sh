@@ -3,7 +3,9 @@
 #
 # For each tool and round: fresh repository; first backup of generation 0; backup after the
 # corpus's `app-day` mutation (generation 1); a backup with no change; restore of the latest
-# snapshot into an empty directory (checked with diff -r, not timed). Each step records wall
+# snapshot into an empty directory (checked with diff -r, not timed); backup of generation 2;
+# forget keeping the last 1 of the 4 snapshots, then prune (borg: prune + compact), as in
+# ../shared/bench/RESULTS.md. Each step records wall
 # time and peak RSS (/usr/bin/time), and the repository's growth (du). Everything is warm in
 # the page cache, as in ../shared/bench/RESULTS.md, so these are CPU and pipeline figures.
 #
@@ -33,7 +35,7 @@ install_peers() {
 }
 
 make_corpus() {
-    local g0=$WORK/corpus-$SCALE/g0 g1=$WORK/corpus-$SCALE/g1
+    local g0=$WORK/corpus-$SCALE/g0 g1=$WORK/corpus-$SCALE/g1 g2=$WORK/corpus-$SCALE/g2
     if [ ! -e "$WORK/corpus-$SCALE/.done" ]; then
         rm -rf "$WORK/corpus-$SCALE"
         python3 "$CORPUS_SCRIPT" --out "$g0" --gen 0 --scale "$SCALE" >/dev/null
@@ -41,8 +43,15 @@ make_corpus() {
         python3 "$CORPUS_SCRIPT" --out "$g1" --gen 1 --mode app-day --schema-change no > "$WORK/corpus-$SCALE/gen1.json"
         touch "$WORK/corpus-$SCALE/.done"
     fi
+    if [ ! -e "$WORK/corpus-$SCALE/.done-g2" ]; then
+        rm -rf "$g2"
+        cp -a "$g1" "$g2"
+        python3 "$CORPUS_SCRIPT" --out "$g2" --gen 2 --mode app-day --schema-change no > "$WORK/corpus-$SCALE/gen2.json"
+        touch "$WORK/corpus-$SCALE/.done-g2"
+    fi
     G0=$g0
     G1=$g1
+    G2=$g2
 }
 
 # run TOOL ROUND STEP REPO COMMAND...: times COMMAND, records wall s, peak KiB, repo growth.
@@ -79,6 +88,9 @@ bench_tool() {
             run cairn "$round" backup-no-change "$repo" "$c" -r "$repo" backup -q "$src"
             run cairn "$round" restore "$target" "$c" -r "$repo" restore latest -q --target "$target"
             diff -r "$src" "$target/data"
+            rsync -a --delete "$G2/" "$src/"
+            run cairn "$round" backup-gen2 "$repo" "$c" -r "$repo" backup -q "$src"
+            run cairn "$round" forget-prune "$repo" "$c" -r "$repo" forget -q --keep-last 1 --prune
             ;;
         restic)
             export RESTIC_PASSWORD=$PASSWORD
@@ -89,6 +101,9 @@ bench_tool() {
             run restic "$round" backup-no-change "$repo" restic -r "$repo" backup -q "$src"
             run restic "$round" restore "$target" restic -r "$repo" restore latest -q --target "$target"
             diff -r "$src" "$target$src"
+            rsync -a --delete "$G2/" "$src/"
+            run restic "$round" backup-gen2 "$repo" restic -r "$repo" backup -q "$src"
+            run restic "$round" forget-prune "$repo" restic -r "$repo" forget -q --keep-last 1 --prune
             ;;
         borg)
             export BORG_PASSPHRASE=$PASSWORD BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
@@ -101,6 +116,9 @@ bench_tool() {
             run borg "$round" backup-no-change "$repo" borg create "$repo::g1b" "$src"
             (cd "$target" && run borg "$round" restore "$target" borg extract "$repo::g1b")
             diff -r "$src" "$target$src"
+            rsync -a --delete "$G2/" "$src/"
+            run borg "$round" backup-gen2 "$repo" borg create "$repo::g2" "$src"
+            run borg "$round" forget-prune "$repo" bash -c "borg prune --keep-last 1 '$repo' && borg compact '$repo'"
             ;;
     esac
 }
@@ -126,7 +144,7 @@ main() {
     python3 - "$WORK/results.csv" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-steps = ["init", "backup-gen0", "backup-app-day", "backup-no-change", "restore"]
+steps = ["init", "backup-gen0", "backup-app-day", "backup-no-change", "restore", "backup-gen2", "forget-prune"]
 tools = ["cairn", "restic", "borg"]
 def median(tool, step, field):
     values = [float(r[field]) for r in rows if r["tool"] == tool and r["step"] == step]
@@ -139,7 +157,7 @@ for step in steps:
     print(f"| {step} | " + " | ".join(walls) + " | " + " | ".join(rss) + " |")
 print("\n| repository growth (MB) | " + " | ".join(tools) + " |")
 print("|---|" + "---:|" * len(tools))
-for step in ["backup-gen0", "backup-app-day", "backup-no-change"]:
+for step in ["backup-gen0", "backup-app-day", "backup-no-change", "backup-gen2", "forget-prune"]:
     print(f"| {step} | " + " | ".join(f"{median(t, step, 'repo_growth_bytes') / 1e6:.1f}" for t in tools) + " |")
 PY
 }
