@@ -202,3 +202,38 @@ fn many_devices_back_up_at_once() {
     }
     assert_checks_clean(&handle);
 }
+
+/// A backup holds a pack that is stored but not yet named by any index (paused right after
+/// the upload): a prune started then removes nothing, that pack survives, and the backup
+/// completes into a snapshot that restores.
+#[test]
+fn prune_never_removes_a_pack_a_running_backup_has_not_indexed_yet() {
+    let (repo, src) = repo_with_garbage();
+    let data = src.path().join("data");
+    write(&data.join("fresh.bin"), &random_bytes(1 << 20, 99));
+    let packs_before = crate::prune::repository_files(repo.path());
+    let backup = cairn(repo.path(), &["backup", data.to_str().unwrap()])
+        .env("CAIRN_CRASHPOINT", "backup-after-pack:pause")
+        .spawn()
+        .unwrap();
+    // Wait until the backup's first pack is stored.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let new_pack = loop {
+        assert!(std::time::Instant::now() < deadline, "the backup stored no pack");
+        let now = crate::prune::repository_files(repo.path());
+        if let Some(path) = now.keys().find(|p| p.starts_with("data") && !packs_before.contains_key(*p)) {
+            break path.clone();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let error = repo.reopen().prune(&PruneOptions::default(), &CancelToken::new()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Locked, "{error}");
+    assert!(repo.path().join(&new_pack).exists(), "the unindexed pack survives");
+    let (code, err) = finish(backup);
+    assert_eq!(code, Some(0), "{err}");
+    let handle = repo.reopen();
+    assert_restores(&handle, &handle.find_snapshot("latest").unwrap(), &data);
+    handle.prune(&PruneOptions::default(), &CancelToken::new()).unwrap();
+    assert_restores(&handle, &handle.find_snapshot("latest").unwrap(), &data);
+    assert_checks_clean(&handle);
+}
