@@ -83,8 +83,11 @@ pub enum ErrorKind {
     Corrupt,
     /// The repository was written by a newer cairn.
     IncompatibleVersion,
-    /// The storage failed (I/O, network, permissions).
+    /// The storage failed (I/O, permissions, a misbehaving service).
     Storage,
+    /// The storage could not be reached, or kept failing transiently until the retries
+    /// gave up (timeouts, resets, HTTP 5xx, rate limits).
+    Network,
     /// The storage is full.
     StorageFull,
     /// A backup source could not be read.
@@ -241,6 +244,8 @@ impl Error {
             Error::Corrupt { .. } | Error::VerifyFailed { .. } => ErrorKind::Corrupt,
             Error::Incompatible { .. } => ErrorKind::IncompatibleVersion,
             Error::Storage(e) if e.is_storage_full() => ErrorKind::StorageFull,
+            Error::Storage(e) if e.kind == crate::storage::StorageErrorKind::Unauthorized => ErrorKind::Auth,
+            Error::Storage(e) if e.is_transient() => ErrorKind::Network,
             Error::Storage(_) => ErrorKind::Storage,
             Error::SourceUnreadable { .. } => ErrorKind::SourceUnreadable,
             Error::TargetUnwritable { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {

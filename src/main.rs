@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::args::Cli::try_parse() {
+    let mut cli = match cli::args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { cli::exit::FATAL } else { cli::exit::OK };
@@ -16,6 +16,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
+    if let Err(error) = cli::configure(&mut cli) {
+        eprintln!("cairn: {error}");
+        return ExitCode::from(error.exit_code());
+    }
     let cancel = cairn::CancelToken::new();
     let handler_token = cancel.clone();
     // First Ctrl-C: cancel cleanly (what is stored stays reusable); second: stop at once.

@@ -8,9 +8,29 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "cairn", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// Repository location (a directory path).
+    /// Repository location: a directory, `s3:https://HOST/BUCKET[/PREFIX]`,
+    /// `webdav:https://HOST/PATH` or `gdrive:/FOLDER`.
     #[arg(short = 'r', long = "repo", env = "CAIRN_REPOSITORY", global = true)]
     pub repo: Option<String>,
+    /// Read settings (repository, password command, credentials, limits) from this TOML file.
+    #[arg(long, env = "CAIRN_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// How to retry transient storage failures: interactive (short waits, the default),
+    /// background (30 s doubling to 10 min, for scheduled jobs) or off.
+    #[arg(long, env = "CAIRN_RETRIES", global = true)]
+    pub retries: Option<String>,
+    /// Parallel uploads to the storage (default: 4 remote, 2 local).
+    #[arg(long, env = "CAIRN_CONNECTIONS", global = true)]
+    pub connections: Option<usize>,
+    /// Limit uploads to this many KiB/s (an average over packs).
+    #[arg(long, value_name = "KIB", env = "CAIRN_LIMIT_UPLOAD", global = true)]
+    pub limit_upload: Option<u64>,
+    /// Limit downloads to this many KiB/s.
+    #[arg(long, value_name = "KIB", env = "CAIRN_LIMIT_DOWNLOAD", global = true)]
+    pub limit_download: Option<u64>,
+    /// Storage options, from the environment and the config file (not a flag).
+    #[arg(skip)]
+    pub storage: cairn::storage::StorageOptions,
     /// Read the password from this file (first line).
     #[arg(long, env = "CAIRN_PASSWORD_FILE", global = true)]
     pub password_file: Option<PathBuf>,

@@ -5,6 +5,7 @@ pub mod args;
 mod backup;
 mod cat;
 mod check;
+mod config_file;
 mod diff;
 mod dump;
 pub mod exit;
@@ -102,8 +103,29 @@ fn location(cli: &Cli) -> Result<&str, CliError> {
         .ok_or_else(|| CliError::usage("no repository given; use -r/--repo or set CAIRN_REPOSITORY"))
 }
 
+/// Reads the config file and the environment's storage settings into `cli`, and arranges
+/// for retries to be shown on stderr.
+pub fn configure(cli: &mut Cli) -> Result<(), CliError> {
+    let mut options = config_file::apply(cli)?;
+    if !cli.quiet {
+        options.on_retry = Some(Arc::new(|notice: &cairn::storage::RetryNotice| {
+            eprintln!(
+                "waiting {:.1} s to retry {} of {} (attempt {} of {}): {}",
+                notice.wait.as_secs_f64(),
+                notice.operation,
+                notice.path,
+                notice.attempt + 1,
+                notice.max_attempts,
+                notice.reason
+            );
+        }));
+    }
+    cli.storage = options;
+    Ok(())
+}
+
 fn storage(cli: &Cli) -> Result<Arc<dyn cairn::storage::Storage>, CliError> {
-    Ok(cairn::storage::open_location(location(cli)?)?)
+    Ok(cairn::storage::open(location(cli)?, &cli.storage)?)
 }
 
 /// Opens the repository with the password from wherever the user gave it.

@@ -1,92 +1,184 @@
-//! [`Storage`] on OpenDAL. No OpenDAL type leaves this file.
+//! [`Storage`] on OpenDAL: a local directory, S3, WebDAV or Google Drive. No OpenDAL type
+//! leaves this file.
 //!
 //! OpenDAL is async; this adapter owns a small tokio runtime and drives OpenDAL's blocking
-//! operator from the engine's threads. For the local file system it writes through OpenDAL's
-//! atomic-write directory (temp file, fsync, rename) and then fsyncs the parent directory,
-//! which OpenDAL does not, so a created file's name is durable too (SPEC §12).
+//! operator from the engine's threads. What each backend needs for [`Storage::create`]'s
+//! promise (durable, atomic, never overwriting) differs, and SPEC §12.4 records it:
+//!
+//! * local: OpenDAL's atomic write (temp file, fsync, rename), then an fsync of the parent
+//!   directory, which OpenDAL does not do, so the file's name is durable too;
+//! * S3: one PUT with `If-None-Match: *`, which the service makes atomic;
+//! * WebDAV: a PUT to a temporary name, then `MOVE` with `Overwrite: F`, which fails if the
+//!   target exists (servers ignore `If-None-Match` on PUT; OpenDAL's own rename always
+//!   overwrites, so this file sends the MOVE itself);
+//! * Google Drive: look the name up, then upload. Drive allows two files of one name, so two
+//!   writers racing on one name can both succeed; every name cairn writes concurrently is
+//!   unique or content-addressed (the same name always holds the same bytes), so the
+//!   duplicates are harmless, and [`Storage::remove`] deletes until the name is gone.
+//!
+//! Every remote upload is confirmed by a stat of the stored length before `create` returns.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
-use opendal::{ErrorKind as DalKind, blocking, services};
+use opendal::{ErrorKind as DalKind, OperationContext, blocking, services};
 
-use super::{ObjectMeta, Storage, StorageError, StorageErrorKind};
+use super::http::{self, HttpFailure};
+use super::{Location, ObjectMeta, Storage, StorageError, StorageErrorKind, StorageOptions};
 
 /// Name of the directory, inside the repository, where files are written before their rename.
 pub(crate) const TEMP_DIR: &str = "tmp";
+/// Uploads at once to a remote backend unless the options say otherwise.
+const REMOTE_CONNECTIONS: usize = 4;
+/// Uploads at once to a local directory: the disk, not latency, is the limit.
+const LOCAL_CONNECTIONS: usize = 2;
+/// How many copies of one name a Drive delete removes before giving up.
+const MAX_DRIVE_DUPLICATES: usize = 16;
 
 /// Storage backed by an OpenDAL operator.
 pub struct OpendalStorage {
     op: blocking::Operator,
-    /// Keeps the runtime the operator runs on alive.
-    _runtime: tokio::runtime::Runtime,
+    /// Keeps the runtime the operator runs on alive; also runs WebDAV's MOVE.
+    runtime: tokio::runtime::Runtime,
     location: String,
-    /// The repository's directory.
-    root: PathBuf,
-    /// Where packs are assembled: the repository's `tmp/`, so storing one is a rename.
+    backend: Backend,
+    /// Where packs are assembled before they are stored.
     spool_dir: PathBuf,
-    /// Directories whose own entry (and their parents') has been fsynced.
-    durable_dirs: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    connections: usize,
+}
+
+/// What differs between backends.
+enum Backend {
+    Local {
+        /// The repository's directory.
+        root: PathBuf,
+        /// Directories whose own entry (and their parents') has been fsynced.
+        durable_dirs: Mutex<HashSet<PathBuf>>,
+    },
+    S3,
+    Webdav(WebdavMove),
+    Gdrive,
 }
 
 impl OpendalStorage {
     /// Storage in a local directory (created on first write).
     pub fn local(root: &Path) -> Result<OpendalStorage, StorageError> {
-        let root = std::path::absolute(root).map_err(|e| setup_error(root, &e.to_string()))?;
-        let location = root.display().to_string();
-        let temp_dir = root.join(TEMP_DIR);
-        let builder =
-            services::Fs::default().root(&location).atomic_write_dir(&temp_dir.display().to_string());
+        OpendalStorage::open(&Location::Local(root.to_path_buf()), &StorageOptions::default())
+    }
+
+    /// Storage at a parsed location.
+    pub fn open(location: &Location, options: &StorageOptions) -> Result<OpendalStorage, StorageError> {
+        let shown = location.to_string();
+        let setup = |message: String| StorageError::new(StorageErrorKind::Other, "open", &shown, "", message);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cairn-storage")
             .enable_all()
             .build()
-            .map_err(|e| setup_error(&root, &e.to_string()))?;
+            .map_err(|e| setup(e.to_string()))?;
+        let (op, backend, spool_dir) = {
+            let _guard = runtime.enter();
+            match location {
+                Location::Local(path) => {
+                    let root = std::path::absolute(path).map_err(|e| setup(e.to_string()))?;
+                    let builder = services::Fs::default()
+                        .root(&root.display().to_string())
+                        .atomic_write_dir(&root.join(TEMP_DIR).display().to_string());
+                    let op = opendal::Operator::new(builder).map_err(|e| setup(one_line(&e)))?;
+                    let spool = root.join(TEMP_DIR);
+                    (op, Backend::Local { root, durable_dirs: Mutex::default() }, spool)
+                }
+                remote => {
+                    let (op, backend) = remote_operator(remote, options).map_err(setup)?;
+                    let spool = remote_spool_dir(options).map_err(setup)?;
+                    (op, backend, spool)
+                }
+            }
+        };
         let op = {
             let _guard = runtime.enter();
-            let op = opendal::Operator::new(builder).map_err(|e| setup_error(&root, &e.to_string()))?;
-            blocking::Operator::new(op).map_err(|e| setup_error(&root, &e.to_string()))?
+            blocking::Operator::new(op).map_err(|e| setup(one_line(&e)))?
         };
-        Ok(OpendalStorage {
-            op,
-            _runtime: runtime,
-            location,
-            spool_dir: root.join(TEMP_DIR),
-            root,
-            durable_dirs: std::sync::Mutex::default(),
-        })
+        let connections = match backend {
+            Backend::Local { .. } => options.connections.unwrap_or(LOCAL_CONNECTIONS),
+            _ => options.connections.unwrap_or(REMOTE_CONNECTIONS),
+        }
+        .max(1);
+        Ok(OpendalStorage { op, runtime, location: shown, backend, spool_dir, connections })
     }
 
     fn error(&self, operation: &'static str, path: &str, err: &opendal::Error) -> StorageError {
+        let (kind, retry_after) = classify(err);
         StorageError {
-            kind: classify(err),
-            operation,
-            location: self.location.clone(),
-            path: path.to_string(),
-            message: one_line(err),
+            retry_after,
+            ..StorageError::new(kind, operation, &self.location, path, one_line(err))
         }
     }
 
-    /// Makes the directory entry of a just-renamed file durable, and, the first time a
+    fn failure(
+        &self,
+        kind: StorageErrorKind,
+        operation: &'static str,
+        path: &str,
+        message: String,
+    ) -> StorageError {
+        StorageError::new(kind, operation, &self.location, path, message)
+    }
+
+    fn stat_len(&self, path: &str) -> Result<Option<u64>, StorageError> {
+        match self.op.stat(path) {
+            Ok(meta) => Ok(Some(meta.content_length())),
+            Err(e) if e.kind() == DalKind::NotFound => Ok(None),
+            Err(e) => Err(self.error("stat", path, &e)),
+        }
+    }
+
+    /// After an upload: the storage must report the whole length, or the upload did not
+    /// happen as far as cairn is concerned (a proxy or a full quota may truncate silently).
+    fn confirm_len(&self, path: &str, expected: u64) -> Result<(), StorageError> {
+        match self.stat_len(path)? {
+            Some(len) if len == expected => Ok(()),
+            Some(len) => Err(self.failure(
+                StorageErrorKind::Transient,
+                "write",
+                path,
+                format!("stored {len} bytes of {expected}; the upload will be sent again"),
+            )),
+            None => Err(self.failure(
+                StorageErrorKind::Transient,
+                "write",
+                path,
+                "the upload was acknowledged but the file is not there".into(),
+            )),
+        }
+    }
+
+    fn already_exists(&self, path: &str) -> StorageError {
+        self.failure(StorageErrorKind::AlreadyExists, "write", path, "already exists".into())
+    }
+
+    /// Makes the directory entry of a just-renamed local file durable, and, the first time a
     /// directory is used, the entries of the directories above it (OpenDAL may just have
     /// created them, and a new directory's name is only durable once its parent is synced).
     fn sync_parent_dir(&self, path: &str) -> Result<(), StorageError> {
-        let root = &self.root;
+        let Backend::Local { root, durable_dirs } = &self.backend else { return Ok(()) };
         let dir = match Path::new(path).parent() {
             Some(parent) => root.join(parent),
             None => root.clone(),
         };
         let fsync = |dir: &Path| {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError {
-                kind: io_kind(&e),
-                operation: "write",
-                location: self.location.clone(),
-                path: path.to_string(),
-                message: format!("fsync of directory {} failed: {e}", dir.display()),
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+                self.failure(
+                    io_kind(&e),
+                    "write",
+                    path,
+                    format!("fsync of directory {} failed: {e}", dir.display()),
+                )
             })
         };
         fsync(&dir)?;
-        let mut known = self.durable_dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut known = durable_dirs.lock().unwrap_or_else(PoisonError::into_inner);
         if known.contains(&dir) {
             return Ok(());
         }
@@ -100,15 +192,220 @@ impl OpendalStorage {
         known.insert(dir);
         Ok(())
     }
+
+    fn create_remote(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let len = bytes.len() as u64;
+        match &self.backend {
+            Backend::Local { .. } => unreachable!("local files are created by rename"),
+            Backend::S3 => {
+                let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
+                self.op.write_options(path, bytes, options).map_err(|e| self.error("write", path, &e))?;
+            }
+            Backend::Webdav(mover) => {
+                let temp = format!("{TEMP_DIR}/upload-{}", random_hex());
+                self.op.write(&temp, bytes).map_err(|e| self.error("write", &temp, &e))?;
+                let moved = self.make_parent_dir(mover, path).and_then(|()| {
+                    self.runtime.block_on(mover.move_no_overwrite(&temp, path)).map_err(|e| match e {
+                        MoveError::TargetExists => self.already_exists(path),
+                        MoveError::Http(e) => self.error("write", path, &e),
+                    })
+                });
+                if moved.is_err() {
+                    let _ = self.op.delete(&temp);
+                }
+                moved?;
+            }
+            Backend::Gdrive => {
+                if self.stat_len(path)?.is_some() {
+                    return Err(self.already_exists(path));
+                }
+                self.op.write(path, bytes).map_err(|e| self.error("write", path, &e))?;
+            }
+        }
+        self.confirm_len(path, len)
+    }
+
+    /// WebDAV's MOVE needs the target's collection to exist.
+    fn make_parent_dir(&self, mover: &WebdavMove, path: &str) -> Result<(), StorageError> {
+        let Some((parent, _)) = path.rsplit_once('/') else { return Ok(()) };
+        let dir = format!("{parent}/");
+        if mover.made_dirs.lock().unwrap_or_else(PoisonError::into_inner).contains(&dir) {
+            return Ok(());
+        }
+        self.op.create_dir(&dir).map_err(|e| self.error("mkdir", &dir, &e))?;
+        mover.made_dirs.lock().unwrap_or_else(PoisonError::into_inner).insert(dir);
+        Ok(())
+    }
 }
 
-fn setup_error(root: &Path, message: &str) -> StorageError {
-    StorageError {
-        kind: StorageErrorKind::Other,
-        operation: "open",
-        location: root.display().to_string(),
-        path: String::new(),
-        message: message.to_string(),
+/// A random name part for temporary files.
+fn random_hex() -> String {
+    let mut bytes = [0u8; 12];
+    // A failing OS random source leaves zeros: the name is then only less unique, and a
+    // clash makes the MOVE fail cleanly rather than overwrite.
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().fold(String::with_capacity(24), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Builds the operator of a remote backend, with cairn's HTTP transport.
+fn remote_operator(
+    location: &Location,
+    options: &StorageOptions,
+) -> Result<(opendal::Operator, Backend), String> {
+    let missing = |what: &str| format!("{what} not set; see README: Storage backends");
+    let transport = http::transporter(options.gdrive.endpoint.clone())?;
+    let (op, backend) = match location {
+        Location::Local(_) => unreachable!("handled by the caller"),
+        Location::S3 { endpoint, bucket, prefix } => {
+            let creds = &options.s3;
+            let (Some(key), Some(secret)) = (&creds.access_key_id, &creds.secret_access_key) else {
+                return Err(missing("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+            };
+            let mut builder = services::S3::default()
+                .endpoint(endpoint)
+                .bucket(bucket)
+                .root(&format!("/{prefix}"))
+                .region(creds.region.as_deref().unwrap_or("us-east-1"))
+                .access_key_id(key.expose())
+                .secret_access_key(secret.expose())
+                .disable_config_load()
+                .disable_ec2_metadata();
+            if let Some(token) = &creds.session_token {
+                builder = builder.session_token(token.expose());
+            }
+            let virtual_host = match creds.path_style {
+                Some(path_style) => !path_style,
+                None => endpoint.ends_with(".amazonaws.com"),
+            };
+            if virtual_host {
+                builder = builder.enable_virtual_host_style();
+            }
+            (opendal::Operator::new(builder).map_err(|e| one_line(&e))?, Backend::S3)
+        }
+        Location::Webdav { endpoint, path } => {
+            let creds = &options.webdav;
+            let mut builder = services::Webdav::default().endpoint(endpoint).root(&format!("/{path}"));
+            if let Some(user) = &creds.username {
+                builder = builder.username(user);
+            }
+            if let Some(password) = &creds.password {
+                builder = builder.password(password.expose());
+            }
+            let mover = WebdavMove::new(
+                endpoint,
+                path,
+                creds.username.as_deref(),
+                creds.password.as_ref(),
+                transport.clone(),
+            )?;
+            (opendal::Operator::new(builder).map_err(|e| one_line(&e))?, Backend::Webdav(mover))
+        }
+        Location::Gdrive { folder } => {
+            let creds = &options.gdrive;
+            let mut builder = services::Gdrive::default().root(&format!("/{folder}"));
+            match (&creds.access_token, &creds.refresh_token, &creds.client_id, &creds.client_secret) {
+                (Some(token), _, _, _) => builder = builder.access_token(token.expose()),
+                (None, Some(refresh), Some(id), Some(secret)) => {
+                    builder =
+                        builder.refresh_token(refresh.expose()).client_id(id).client_secret(secret.expose());
+                }
+                _ => {
+                    return Err(missing(
+                        "CAIRN_GDRIVE_ACCESS_TOKEN (or CAIRN_GDRIVE_REFRESH_TOKEN with CAIRN_GDRIVE_CLIENT_ID \
+                         and CAIRN_GDRIVE_CLIENT_SECRET)",
+                    ));
+                }
+            }
+            (opendal::Operator::new(builder).map_err(|e| one_line(&e))?, Backend::Gdrive)
+        }
+    };
+    Ok((op.with_context(OperationContext::new().with_http_transport(transport)), backend))
+}
+
+/// Where packs for a remote repository are assembled: a per-user cache directory.
+fn remote_spool_dir(options: &StorageOptions) -> Result<PathBuf, String> {
+    let dir = options.spool_dir.clone().unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        cache.join("cairn").join("spool")
+    });
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create the spool directory {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// WebDAV `MOVE` with `Overwrite: F`: the atomic create-if-absent of WebDAV.
+struct WebdavMove {
+    /// `http(s)://host[:port]/path` of the repository, no trailing slash.
+    base: String,
+    authorization: Option<::http::HeaderValue>,
+    /// The operator's transport, shared: the MOVE is classified like every other request.
+    transport: opendal::HttpTransporter,
+    /// Collections known to exist.
+    made_dirs: Mutex<HashSet<String>>,
+}
+
+enum MoveError {
+    TargetExists,
+    Http(opendal::Error),
+}
+
+impl WebdavMove {
+    fn new(
+        endpoint: &str,
+        path: &str,
+        user: Option<&str>,
+        password: Option<&super::Secret>,
+        transport: opendal::HttpTransporter,
+    ) -> Result<Self, String> {
+        let base = if path.is_empty() { endpoint.to_string() } else { format!("{endpoint}/{path}") };
+        let authorization = match user {
+            Some(user) => {
+                use base64::Engine as _;
+                let pair = zeroize::Zeroizing::new(format!("{user}:{}", password.map_or("", |p| p.expose())));
+                let encoded = zeroize::Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()),
+                );
+                let mut value = ::http::HeaderValue::try_from(format!("Basic {}", encoded.as_str()))
+                    .map_err(|_| "the WebDAV user name has characters HTTP cannot carry".to_string())?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(WebdavMove { base, authorization, transport, made_dirs: Mutex::default() })
+    }
+
+    async fn move_no_overwrite(&self, from: &str, to: &str) -> Result<(), MoveError> {
+        let build = |e: ::http::Error| {
+            MoveError::Http(
+                opendal::Error::new(DalKind::Unexpected, "building the MOVE request").set_source(e),
+            )
+        };
+        let mut request = ::http::Request::builder()
+            .method("MOVE")
+            .uri(format!("{}/{from}", self.base))
+            .header("Destination", format!("{}/{to}", self.base))
+            .header("Overwrite", "F");
+        if let Some(value) = &self.authorization {
+            request = request.header(::http::header::AUTHORIZATION, value.clone());
+        }
+        let request = request.body(opendal::Buffer::new()).map_err(build)?;
+        let response = self.transport.send(request).await.map_err(MoveError::Http)?;
+        match response.status().as_u16() {
+            201 | 204 => Ok(()),
+            412 => Err(MoveError::TargetExists),
+            status => Err(MoveError::Http(opendal::Error::new(
+                DalKind::Unexpected,
+                format!("MOVE to {to} answered HTTP {status}"),
+            ))),
+        }
     }
 }
 
@@ -118,6 +415,9 @@ impl Storage for OpendalStorage {
     }
 
     fn create(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        if !matches!(self.backend, Backend::Local { .. }) {
+            return self.create_remote(path, bytes);
+        }
         let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
         self.op.write_options(path, bytes, options).map_err(|e| self.error("write", path, &e))?;
         self.sync_parent_dir(path)
@@ -128,67 +428,61 @@ impl Storage for OpendalStorage {
     }
 
     fn create_from_spool(&self, path: &str, spool_file: &Path) -> Result<(), StorageError> {
-        let spool_error = |message: String| StorageError {
-            kind: StorageErrorKind::Other,
-            operation: "write",
-            location: self.location.clone(),
-            path: path.to_string(),
-            message,
+        let outcome = match &self.backend {
+            Backend::Local { root, .. } => self.rename_into_place(root, path, spool_file),
+            // Remote backends take a pack in one request (WebDAV and Drive have no other way),
+            // so a pack is in memory while it is sent: packs are a few MiB (SPEC §7.6).
+            _ => match std::fs::read(spool_file) {
+                Ok(bytes) => self.create_remote(path, bytes),
+                Err(e) => Err(self.failure(
+                    io_kind(&e),
+                    "write",
+                    path,
+                    format!("cannot read spool file {}: {e}", spool_file.display()),
+                )),
+            },
         };
-        let relative = spool_file.strip_prefix(&self.root).ok().and_then(Path::to_str).ok_or_else(|| {
-            spool_error(format!("spool file {} is outside the repository", spool_file.display()))
-        })?;
-        let exists = self.op.exists(path).map_err(|e| self.error("stat", path, &e))?;
-        if exists {
+        if outcome.is_ok() || outcome.as_ref().is_err_and(|e| e.kind == StorageErrorKind::AlreadyExists) {
             let _ = std::fs::remove_file(spool_file);
-            return Err(StorageError {
-                kind: StorageErrorKind::AlreadyExists,
-                operation: "write",
-                location: self.location.clone(),
-                path: path.to_string(),
-                message: "already exists".into(),
-            });
         }
-        if let Err(e) = self.op.rename(relative, path) {
-            let _ = std::fs::remove_file(spool_file);
-            return Err(self.error("write", path, &e));
-        }
-        self.sync_parent_dir(path)
+        outcome
     }
 
     fn read(&self, path: &str, max_len: u64) -> Result<Vec<u8>, StorageError> {
         let len = self.len(path)?;
         if len > max_len {
-            return Err(StorageError {
-                kind: StorageErrorKind::TooLarge,
-                operation: "read",
-                location: self.location.clone(),
-                path: path.to_string(),
-                message: format!("{len} bytes, more than the {max_len} any valid file of its kind has"),
-            });
+            return Err(self.failure(
+                StorageErrorKind::TooLarge,
+                "read",
+                path,
+                format!("{len} bytes, more than the {max_len} any valid file of its kind has"),
+            ));
         }
-        let buffer = self.op.read(path).map_err(|e| self.error("read", path, &e))?;
-        Ok(buffer.to_vec())
+        let bytes = self.op.read(path).map_err(|e| self.error("read", path, &e))?.to_vec();
+        if bytes.len() as u64 != len {
+            return Err(self.failure(
+                StorageErrorKind::Transient,
+                "read",
+                path,
+                format!("got {} bytes of {len}: the download ended early or the file changed", bytes.len()),
+            ));
+        }
+        Ok(bytes)
     }
 
     fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
-        let end = offset.checked_add(len).ok_or_else(|| StorageError {
-            kind: StorageErrorKind::Other,
-            operation: "read",
-            location: self.location.clone(),
-            path: path.to_string(),
-            message: "range overflows".into(),
-        })?;
+        let end = offset
+            .checked_add(len)
+            .ok_or_else(|| self.failure(StorageErrorKind::Other, "read", path, "range overflows".into()))?;
         let options = opendal::options::ReadOptions { range: (offset..end).into(), ..Default::default() };
         let bytes = self.op.read_options(path, options).map_err(|e| self.error("read", path, &e))?.to_vec();
         if bytes.len() as u64 != len {
-            return Err(StorageError {
-                kind: StorageErrorKind::OutOfRange,
-                operation: "read",
-                location: self.location.clone(),
-                path: path.to_string(),
-                message: format!("short read: wanted {len} bytes at {offset}, got {}", bytes.len()),
-            });
+            return Err(self.failure(
+                StorageErrorKind::OutOfRange,
+                "read",
+                path,
+                format!("short read: wanted {len} bytes at {offset}, got {}", bytes.len()),
+            ));
         }
         Ok(bytes)
     }
@@ -199,12 +493,24 @@ impl Storage for OpendalStorage {
     }
 
     fn remove(&self, path: &str) -> Result<(), StorageError> {
-        match self.op.delete(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == DalKind::NotFound => {}
-            Err(e) => return Err(self.error("delete", path, &e)),
+        // Drive keeps every copy of a name and deletes one at a time (the newest).
+        let rounds = if matches!(self.backend, Backend::Gdrive) { MAX_DRIVE_DUPLICATES } else { 1 };
+        for _ in 0..rounds {
+            match self.op.delete(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == DalKind::NotFound => {}
+                Err(e) => return Err(self.error("delete", path, &e)),
+            }
+            if rounds == 1 || self.stat_len(path)?.is_none() {
+                return self.sync_parent_dir(path);
+            }
         }
-        self.sync_parent_dir(path)
+        Err(self.failure(
+            StorageErrorKind::Other,
+            "delete",
+            path,
+            format!("still present after {MAX_DRIVE_DUPLICATES} deletes"),
+        ))
     }
 
     fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
@@ -215,13 +521,15 @@ impl Storage for OpendalStorage {
             Err(e) if e.kind() == DalKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.error("list", &dir, &e)),
         };
+        let mut seen = HashSet::with_capacity(entries.len());
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
-            if !entry.metadata().is_file() {
+            if !entry.metadata().is_file() || !seen.insert(entry.path().to_string()) {
                 continue;
             }
             let path = entry.path().to_string();
-            // The fs service does not always fill in lengths while listing; stat what it lacks.
+            // Not every service fills in lengths while listing (the fs service, Drive);
+            // stat what is missing.
             let len = match entry.metadata().content_length() {
                 0 => self.len(&path)?,
                 len => len,
@@ -230,24 +538,57 @@ impl Storage for OpendalStorage {
         }
         Ok(out)
     }
+
+    fn connections(&self) -> usize {
+        self.connections
+    }
 }
 
-fn classify(err: &opendal::Error) -> StorageErrorKind {
-    match err.kind() {
+impl OpendalStorage {
+    fn rename_into_place(&self, root: &Path, path: &str, spool_file: &Path) -> Result<(), StorageError> {
+        let relative = spool_file.strip_prefix(root).ok().and_then(Path::to_str).ok_or_else(|| {
+            self.failure(
+                StorageErrorKind::Other,
+                "write",
+                path,
+                format!("spool file {} is outside the repository", spool_file.display()),
+            )
+        })?;
+        if self.op.exists(path).map_err(|e| self.error("stat", path, &e))? {
+            return Err(self.already_exists(path));
+        }
+        self.op.rename(relative, path).map_err(|e| self.error("write", path, &e))?;
+        self.sync_parent_dir(path)
+    }
+}
+
+/// The kind of an OpenDAL error, and the `Retry-After` the service sent with it.
+fn classify(err: &opendal::Error) -> (StorageErrorKind, Option<std::time::Duration>) {
+    if let Some(failure) = find_source::<HttpFailure>(err) {
+        return (failure.kind, failure.retry_after);
+    }
+    let kind = match err.kind() {
         DalKind::NotFound => StorageErrorKind::NotFound,
         DalKind::AlreadyExists | DalKind::ConditionNotMatch => StorageErrorKind::AlreadyExists,
         DalKind::PermissionDenied => StorageErrorKind::PermissionDenied,
         DalKind::RangeNotSatisfied => StorageErrorKind::OutOfRange,
-        _ => source_io_kind(err).unwrap_or(StorageErrorKind::Other),
-    }
+        DalKind::RateLimited => StorageErrorKind::Transient,
+        _ => match find_source::<std::io::Error>(err) {
+            Some(io) => io_kind(io),
+            // Connection failures, resets and timeouts: OpenDAL marks them temporary.
+            None if err.is_temporary() => StorageErrorKind::Transient,
+            None => StorageErrorKind::Other,
+        },
+    };
+    (kind, None)
 }
 
-/// OpenDAL wraps I/O errors; a full disk shows only in the source chain.
-fn source_io_kind(err: &opendal::Error) -> Option<StorageErrorKind> {
+/// OpenDAL wraps the errors underneath; the useful one shows only in the source chain.
+fn find_source<T: std::error::Error + 'static>(err: &opendal::Error) -> Option<&T> {
     let mut source = std::error::Error::source(err);
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io_kind(io));
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         source = e.source();
     }
@@ -255,10 +596,14 @@ fn source_io_kind(err: &opendal::Error) -> Option<StorageErrorKind> {
 }
 
 fn io_kind(err: &std::io::Error) -> StorageErrorKind {
+    use std::io::ErrorKind as Io;
     match err.kind() {
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => StorageErrorKind::StorageFull,
-        std::io::ErrorKind::PermissionDenied => StorageErrorKind::PermissionDenied,
-        std::io::ErrorKind::NotFound => StorageErrorKind::NotFound,
+        Io::StorageFull | Io::QuotaExceeded => StorageErrorKind::StorageFull,
+        Io::PermissionDenied => StorageErrorKind::PermissionDenied,
+        Io::NotFound => StorageErrorKind::NotFound,
+        Io::TimedOut | Io::ConnectionReset | Io::ConnectionAborted | Io::Interrupted | Io::UnexpectedEof => {
+            StorageErrorKind::Transient
+        }
         _ => StorageErrorKind::Other,
     }
 }

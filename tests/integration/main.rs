@@ -2,11 +2,14 @@
 //! temporary directories, and the real `cairn` binary for the command line.
 
 mod harness;
+mod servers;
 
+mod backends;
 mod backup;
 mod cancel;
 mod check;
 mod cli;
+mod cloud;
 mod corruption;
 mod crash;
 mod format;

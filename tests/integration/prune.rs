@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn::format::policy::{GroupBy, Retention};
-use cairn::storage::{ObjectMeta, Storage, StorageError, StorageErrorKind};
+use cairn::storage::faults::{FaultPlan, FaultyStorage};
 use cairn::{
     BackupOptions, CancelToken, CheckOptions, Credentials, ErrorKind, ForgetOptions, NoProgress, Password,
     PruneOptions, ReadData, Repository, RestoreOptions, SnapshotInfo,
@@ -152,58 +152,6 @@ fn duplicate_blobs_from_concurrent_backups_keep_one_copy() {
     assert_checks_clean(&handle);
 }
 
-/// A storage whose listing of one directory fails or comes back short: a fake, since no real
-/// local file system does this on demand (restic lost data to exactly this, #4612, #1246).
-struct FaultyListing {
-    inner: Arc<dyn Storage>,
-    dir: &'static str,
-    short: bool,
-}
-
-impl Storage for FaultyListing {
-    fn location(&self) -> &str {
-        self.inner.location()
-    }
-    fn create(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
-        self.inner.create(path, bytes)
-    }
-    fn spool_dir(&self) -> &Path {
-        self.inner.spool_dir()
-    }
-    fn create_from_spool(&self, path: &str, spool_file: &Path) -> Result<(), StorageError> {
-        self.inner.create_from_spool(path, spool_file)
-    }
-    fn read(&self, path: &str, max_len: u64) -> Result<Vec<u8>, StorageError> {
-        self.inner.read(path, max_len)
-    }
-    fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
-        self.inner.read_range(path, offset, len)
-    }
-    fn len(&self, path: &str) -> Result<u64, StorageError> {
-        self.inner.len(path)
-    }
-    fn remove(&self, path: &str) -> Result<(), StorageError> {
-        self.inner.remove(path)
-    }
-    fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
-        let mut list = self.inner.list(dir)?;
-        if dir != self.dir {
-            return Ok(list);
-        }
-        if self.short {
-            list.truncate(list.len() / 2);
-            return Ok(list);
-        }
-        Err(StorageError {
-            kind: StorageErrorKind::Other,
-            operation: "list",
-            location: self.location().into(),
-            path: dir.into(),
-            message: "connection reset".into(),
-        })
-    }
-}
-
 /// A failed or short listing of packs, snapshots or index files: prune changes nothing.
 #[test]
 fn listing_failures_during_prune_delete_nothing() {
@@ -222,7 +170,9 @@ fn listing_failures_during_prune_delete_nothing() {
         [("data", false), ("data", true), ("snapshots", false), ("index", false), ("locks", false)]
     {
         let inner = cairn::storage::open_location(repo.path().to_str().unwrap()).unwrap();
-        let storage = Arc::new(FaultyListing { inner, dir, short });
+        let fault = if short { "list-short" } else { "permanent" };
+        let plan = FaultPlan::parse(&format!("{fault}@list/{dir}")).unwrap();
+        let storage = Arc::new(FaultyStorage::new(inner, plan));
         let faulty = Repository::open(storage, &Credentials::Password(Password::from(PASSWORD))).unwrap();
         let error = prune(&faulty).unwrap_err();
         assert!(
