@@ -32,7 +32,8 @@ pub(crate) fn file_path(kind: FileKind, id: &ObjectId) -> String {
     }
 }
 
-/// Ids of every file of `kind`, with their lengths, sorted by id. Names that are not ids
+/// Ids of every file of `kind`, with their lengths, sorted by id, each once (a listing that
+/// names a file twice, as paging bugs do, changes nothing). Names that are not ids
 /// (temporary files of other tools, say) are ignored.
 pub(crate) fn list_with_len(
     storage: &dyn Storage,
@@ -48,6 +49,7 @@ pub(crate) fn list_with_len(
         })
         .collect();
     out.sort_unstable();
+    out.dedup_by(|a, b| a.0 == b.0);
     Ok(out)
 }
 

@@ -53,7 +53,7 @@ mod stats;
 pub mod storage;
 mod tree;
 
-pub use archive::{BackupOptions, BackupOutcome, ParentChoice};
+pub use archive::{BackupOptions, BackupOutcome, ParentChoice, Resumed};
 pub use check::{Affected, CheckOptions, CheckReport, Finding, Problem, ReadData};
 pub use clock::{rfc3339, rfc3339_nanos};
 

@@ -375,20 +375,11 @@ impl Repository {
         let mut written = Vec::new();
         for record in &plan.records {
             let Some(PackFate::Repack(entries)) = plan.fates.get(&record.id) else { continue };
-            let path = layout::file_path(FileKind::Pack, &record.id.0);
-            let bytes = self.storage().read(&path, u64::from(record.pack_len))?;
+            let bytes =
+                crate::repository::reread_once_if_damaged(|| self.read_checked_pack(record, entries))?;
             for entry in entries {
                 let range = entry.offset as usize..(entry.offset + entry.sealed_len) as usize;
-                let sealed = bytes.get(range).ok_or_else(|| {
-                    Error::corrupt(crate::error::ObjectKind::Pack, record.id, crate::error::Damage::Truncated)
-                })?;
-                self.sealer().open_blob(entry.blob_type, &entry.id, sealed).map_err(|damage| {
-                    Error::corrupt(
-                        blob_object(entry.blob_type),
-                        format!("{} (in pack {})", entry.id, record.id.short()),
-                        damage,
-                    )
-                })?;
+                let sealed = &bytes[range];
                 let target = match entry.blob_type {
                     BlobType::Data => self.config().data_pack_len,
                     BlobType::Tree => self.config().tree_pack_len,
@@ -415,6 +406,26 @@ impl Repository {
         }
         report.packs_written = written.len() as u64;
         Ok(written)
+    }
+
+    /// A pack's bytes, once every blob to copy out of it has been opened and checked.
+    fn read_checked_pack(&self, record: &IndexPack, entries: &[PackEntry]) -> Result<Vec<u8>> {
+        let path = layout::file_path(FileKind::Pack, &record.id.0);
+        let bytes = self.storage().read(&path, u64::from(record.pack_len))?;
+        for entry in entries {
+            let range = entry.offset as usize..(entry.offset + entry.sealed_len) as usize;
+            let sealed = bytes.get(range).ok_or_else(|| {
+                Error::corrupt(crate::error::ObjectKind::Pack, record.id, crate::error::Damage::Truncated)
+            })?;
+            self.sealer().open_blob(entry.blob_type, &entry.id, sealed).map_err(|damage| {
+                Error::corrupt(
+                    blob_object(entry.blob_type),
+                    format!("{} (in pack {})", entry.id, record.id.short()),
+                    damage,
+                )
+            })?;
+        }
+        Ok(bytes)
     }
 
     fn store_pack(&self, builder: PackBuilder) -> Result<IndexPack> {

@@ -243,6 +243,10 @@ impl Repository {
     /// Reads the file of `kind` named `id`, checks its bytes against its name, and returns
     /// the decrypted payload body.
     pub(crate) fn read_file(&self, kind: SealedFile, id: &ObjectId) -> Result<Vec<u8>> {
+        reread_once_if_damaged(|| self.read_file_once(kind, id))
+    }
+
+    fn read_file_once(&self, kind: SealedFile, id: &ObjectId) -> Result<Vec<u8>> {
         let object = object_kind(kind.file_kind());
         let bytes = self
             .storage
@@ -264,6 +268,26 @@ impl Repository {
     /// Ids of every file of `kind`, sorted.
     pub(crate) fn list(&self, kind: FileKind) -> Result<Vec<ObjectId>> {
         Ok(layout::list_ids(self.storage.as_ref(), kind)?)
+    }
+}
+
+/// Runs `read` again once when what it read was damaged (failed its checksum, its
+/// authentication or its decoding): bytes can be damaged in transit (a bad proxy, a flaky
+/// cable) rather than in storage, and a second download tells the two apart. Damage that
+/// persists is reported as it is; a missing object is not read again.
+pub(crate) fn reread_once_if_damaged<T>(read: impl Fn() -> Result<T>) -> Result<T> {
+    match read() {
+        Err(Error::Corrupt {
+            damage: Damage::Checksum | Damage::Decryption | Damage::Format(_) | Damage::Truncated,
+            ..
+        }) => {
+            let again = read();
+            if again.is_ok() {
+                tracing::warn!("a download was damaged in transit; reading it again succeeded");
+            }
+            again
+        }
+        other => other,
     }
 }
 

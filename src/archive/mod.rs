@@ -4,6 +4,7 @@
 //! index names them, and the index before the snapshot (SPEC §12).
 
 mod pipeline;
+mod resume;
 mod scan;
 mod walker;
 
@@ -23,6 +24,7 @@ use crate::progress::{CancelToken, Meter, Phase, Progress, SourceWarning, with_t
 use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
 use pipeline::Shared;
+pub use resume::Resumed;
 use walker::{Source, Walker};
 
 /// Which snapshot a backup compares against to skip unchanged files.
@@ -62,6 +64,8 @@ pub struct BackupOutcome {
     /// Source entries that could not be read and are missing from the snapshot, or that
     /// changed while they were read.
     pub warnings: Vec<SourceWarning>,
+    /// Packs an interrupted earlier backup had stored, which this one reused.
+    pub resumed: Resumed,
 }
 
 impl Repository {
@@ -84,7 +88,11 @@ impl Repository {
         // The lock comes first: a prune that does not see it may only have finished before
         // the index below is read (SPEC §12).
         let lock = LockGuard::shared(self, "backup")?;
-        let index = Index::load(self)?;
+        let mut index = Index::load(self)?;
+        let resumed = resume::adopt_unindexed_packs(self, &lock, &index)?;
+        if resumed.packs > 0 {
+            index = Index::load(self)?;
+        }
         let parent = self.choose_parent(&options.parent, &host, &paths)?;
         let threads = options
             .threads
@@ -145,7 +153,7 @@ impl Repository {
         let id = self.save_snapshot(&snapshot)?;
         crate::crashpoint::hit("backup-after-snapshot");
         drop(lock);
-        Ok(BackupOutcome { snapshot: SnapshotInfo { id, snapshot }, warnings })
+        Ok(BackupOutcome { snapshot: SnapshotInfo { id, snapshot }, warnings, resumed })
     }
 
     /// Defence in depth for the commit point: if an index file this backup loaded has gone

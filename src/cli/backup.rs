@@ -58,9 +58,18 @@ pub fn run(cli: &Cli, args: &BackupArgs, cancel: &CancelToken) -> Result<u8, Cli
             "total_files_processed": s.total_files,
             "bytes_processed": s.total_bytes,
             "warnings": outcome.warnings.len(),
+            "resumed_packs": outcome.resumed.packs,
+            "resumed_bytes": outcome.resumed.bytes,
             "duration_s": seconds,
         }));
     } else if !cli.quiet {
+        if outcome.resumed.packs > 0 {
+            println!(
+                "Resumed: reused {} packs ({}) an interrupted backup had stored",
+                outcome.resumed.packs,
+                output::size(outcome.resumed.bytes)
+            );
+        }
         println!(
             "Files: {} new, {} changed, {} unmodified",
             s.files_new, s.files_changed, s.files_unmodified

@@ -11,13 +11,18 @@ use crate::layout;
 use crate::repository::Repository;
 use crate::storage::{StorageError, StorageErrorKind};
 
-/// The plaintext of a blob, authenticated and checked against its id.
+/// The plaintext of a blob, authenticated and checked against its id (read again once if
+/// the first download fails the check).
 pub(crate) fn read_blob(
     repo: &Repository,
     index: &Index,
     blob_type: BlobType,
     id: &ObjectId,
 ) -> Result<Vec<u8>> {
+    crate::repository::reread_once_if_damaged(|| read_blob_once(repo, index, blob_type, id))
+}
+
+fn read_blob_once(repo: &Repository, index: &Index, blob_type: BlobType, id: &ObjectId) -> Result<Vec<u8>> {
     let object = blob_object(blob_type);
     let location = index.get(blob_type, id).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
     let pack = index.pack(location.pack).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
@@ -39,6 +44,10 @@ pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHea
 
 /// The authenticated plaintext of a pack's header and the offset of its sealed header.
 pub(crate) fn read_pack_header_body(repo: &Repository, id: &PackId) -> Result<(Vec<u8>, u64)> {
+    crate::repository::reread_once_if_damaged(|| read_pack_header_body_once(repo, id))
+}
+
+fn read_pack_header_body_once(repo: &Repository, id: &PackId) -> Result<(Vec<u8>, u64)> {
     let path = layout::file_path(FileKind::Pack, &id.0);
     let storage = repo.storage();
     let not_found = |e| pack_read_error(id, e);

@@ -137,21 +137,14 @@ impl Repository {
         Ok(written.into_inner())
     }
 
-    /// Fetches one range of a pack, opens and checks each blob in it, and writes each to
-    /// every place it belongs; finishes the files this completes.
-    fn apply_read(
-        &self,
-        plan: &Plan,
-        read: &PackRead,
-        owner: Owner,
-        meter: &Meter,
-        written: &AtomicU64,
-    ) -> Result<()> {
+    /// Fetches one range of a pack and opens and checks each blob in it.
+    fn fetch_read(&self, read: &PackRead) -> Result<Vec<Vec<u8>>> {
         let path = layout::file_path(FileKind::Pack, &read.pack.0);
         let bytes = self
             .storage()
             .read_range(&path, read.offset, read.len)
             .map_err(|e| crate::pack::pack_read_error(&read.pack, e))?;
+        let mut raws = Vec::with_capacity(read.blobs.len());
         for blob in &read.blobs {
             let sealed = bytes
                 .get(blob.offset_in_read..blob.offset_in_read + blob.sealed_len)
@@ -170,6 +163,24 @@ impl Repository {
                     crate::Damage::Format(plan::length_mismatch()),
                 ));
             }
+            raws.push(raw);
+        }
+        Ok(raws)
+    }
+
+    /// Fetches one range of a pack, opens and checks each blob in it (downloading it again
+    /// once if that fails), and writes each to every place it belongs; finishes the files
+    /// this completes.
+    fn apply_read(
+        &self,
+        plan: &Plan,
+        read: &PackRead,
+        owner: Owner,
+        meter: &Meter,
+        written: &AtomicU64,
+    ) -> Result<()> {
+        let raws = crate::repository::reread_once_if_damaged(|| self.fetch_read(read))?;
+        for (blob, raw) in read.blobs.iter().zip(raws) {
             for target in &blob.targets {
                 let file = &plan.files[target.file];
                 // Files start as holes of their full length: all-zero chunks need no write,

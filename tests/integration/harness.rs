@@ -158,17 +158,23 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
     }
 }
 
-/// Copies a directory tree (files and directories only).
+/// Copies a directory tree (files and directories only), with modes and modification
+/// times, so that the copy compares equal to the original with [`assert_same_tree`].
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
+            copy_dir(&entry.path(), &target);
         } else {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            fs::copy(entry.path(), &target).unwrap();
+            let modified = entry.metadata().unwrap().modified().unwrap();
+            fs::File::options().write(true).open(&target).unwrap().set_modified(modified).unwrap();
         }
     }
+    let modified = fs::metadata(from).unwrap().modified().unwrap();
+    fs::File::open(to).unwrap().set_modified(modified).unwrap();
 }
 
 /// The one directory a restore of a single source creates inside `target`.

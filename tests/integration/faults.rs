@@ -1,0 +1,144 @@
+//! The backup / restore / check / forget+prune cycle on a storage that misbehaves by a seeded
+//! plan (`cairn::storage::faults`): transient faults are survived, permanent ones fail the
+//! operation cleanly and leave the repository consistent.
+
+use std::path::Path;
+
+use cairn::storage::StorageOptions;
+use cairn::storage::faults::FaultPlan;
+use cairn::{
+    BackupOptions, CancelToken, Credentials, ErrorKind, ForgetOptions, NoProgress, Password, Repository,
+};
+use tempfile::TempDir;
+
+use crate::harness::{FAST_KDF, PASSWORD, random_bytes, write};
+use crate::prune::{assert_checks_clean, assert_restores};
+use crate::servers::test_retry_policy;
+
+/// Every transient fault the layer has, often, on every operation, with reads of packs
+/// damaged in transit now and then.
+fn transient_plan(seed: u64) -> String {
+    format!(
+        "seed={seed};transient@write:p=0.15;error-after-write@write:p=0.1;transient@read:p=0.1;\
+         bitflip@read/data:p=0.05;transient@list:p=0.15;list-duplicate@list:p=0.2;transient@stat:p=0.1;\
+         transient@remove:p=0.2;delay=2@any:p=0.02"
+    )
+}
+
+fn open_with(repo_dir: &Path, plan: &str) -> Repository {
+    let options = StorageOptions {
+        faults: Some(FaultPlan::parse(plan).unwrap()),
+        retry: test_retry_policy(),
+        ..StorageOptions::default()
+    };
+    let storage = cairn::storage::open(repo_dir.to_str().unwrap(), &options).unwrap();
+    Repository::open(storage, &Credentials::Password(Password::from(PASSWORD))).unwrap()
+}
+
+fn open_plain(repo_dir: &Path) -> Repository {
+    let storage = cairn::storage::open_location(repo_dir.to_str().unwrap()).unwrap();
+    Repository::open(storage, &Credentials::Password(Password::from(PASSWORD))).unwrap()
+}
+
+fn init(repo_dir: &Path) {
+    let storage = cairn::storage::open_location(repo_dir.to_str().unwrap()).unwrap();
+    let options = cairn::InitOptions { kdf: FAST_KDF, ..cairn::InitOptions::default() };
+    Repository::init(storage, &Password::from(PASSWORD), &options).unwrap();
+}
+
+fn generation(data: &Path, n: u64) {
+    write(&data.join("db.bin"), &random_bytes(2 << 20, 40 + n));
+    write(&data.join("media/photo.bin"), &random_bytes(1 << 20, 7));
+    write(&data.join(format!("media/new-{n}.bin")), &random_bytes(600_000, 60 + n));
+}
+
+fn backup(repo: &Repository, data: &Path) -> cairn::Result<cairn::BackupOutcome> {
+    repo.backup(&[data.to_path_buf()], &BackupOptions::default(), &NoProgress, &CancelToken::new())
+}
+
+#[test]
+fn transient_faults_are_survived_by_the_whole_cycle() {
+    for seed in [1, 2, 3] {
+        let dir = TempDir::new().unwrap();
+        let repo_dir = dir.path().join("repo");
+        init(&repo_dir);
+        let repo = open_with(&repo_dir, &transient_plan(seed));
+        let src = TempDir::new().unwrap();
+        let data = src.path().join("data");
+        generation(&data, 1);
+        backup(&repo, &data).unwrap_or_else(|e| panic!("seed {seed}: first backup: {e}"));
+        let keep = src.path().join("kept/data");
+        generation(&data, 2);
+        crate::harness::copy_dir(&data, &keep);
+        let second =
+            backup(&repo, &data).unwrap_or_else(|e| panic!("seed {seed}: second backup: {e}")).snapshot;
+        assert_restores(&repo, &second, &data);
+        assert_checks_clean(&repo);
+        let retention =
+            cairn::format::policy::Retention { keep_last: 1, ..cairn::format::policy::Retention::default() };
+        let forget = ForgetOptions { retention: Some(retention), ..ForgetOptions::default() };
+        repo.forget(&forget).unwrap_or_else(|e| panic!("seed {seed}: forget: {e}"));
+        repo.prune(&cairn::PruneOptions::default(), &CancelToken::new())
+            .unwrap_or_else(|e| panic!("seed {seed}: prune: {e}"));
+        let clean = open_plain(&repo_dir);
+        assert_checks_clean(&clean);
+        assert_restores(&clean, &second, &keep);
+    }
+}
+
+/// Each permanent fault fails the operation with the error kind a caller branches on; the
+/// repository then checks clean, the earlier snapshot restores, and the same operation
+/// without the fault succeeds.
+#[test]
+fn permanent_faults_fail_cleanly_and_lose_nothing() {
+    let cases: [(&str, ErrorKind); 5] = [
+        ("permanent@write/data:nth=2", ErrorKind::Storage),
+        ("full@write:nth=3", ErrorKind::StorageFull),
+        ("unauthorized@read/index:nth=1", ErrorKind::Auth),
+        ("transient@write/snapshots:always", ErrorKind::Network),
+        ("permanent@list/index:nth=2", ErrorKind::Storage),
+    ];
+    for (plan, expected) in cases {
+        let dir = TempDir::new().unwrap();
+        let repo_dir = dir.path().join("repo");
+        init(&repo_dir);
+        let src = TempDir::new().unwrap();
+        let data = src.path().join("data");
+        generation(&data, 1);
+        let first = backup(&open_plain(&repo_dir), &data).unwrap().snapshot;
+        let kept = src.path().join("kept/data");
+        crate::harness::copy_dir(&data, &kept);
+        generation(&data, 2);
+        let error = backup(&open_with(&repo_dir, plan), &data).expect_err(plan);
+        assert_eq!(error.kind(), expected, "{plan}: {error}");
+        assert_eq!(error.to_string().lines().count(), 1, "{plan}: one line: {error}");
+
+        let clean = open_plain(&repo_dir);
+        assert_checks_clean(&clean);
+        assert_restores(&clean, &first, &kept);
+        let second = backup(&clean, &data).unwrap_or_else(|e| panic!("{plan}: re-run: {e}")).snapshot;
+        assert_restores(&clean, &second, &data);
+    }
+}
+
+/// A backend that acknowledges a pack upload and drops it: `check` names the missing pack,
+/// `repair index` forgets it, and the next backup stores its data again.
+#[test]
+fn a_dropped_pack_is_found_by_check_and_healed_by_the_next_backup() {
+    let dir = TempDir::new().unwrap();
+    let repo_dir = dir.path().join("repo");
+    init(&repo_dir);
+    let src = TempDir::new().unwrap();
+    let data = src.path().join("data");
+    generation(&data, 1);
+    backup(&open_with(&repo_dir, "drop-write@write/data:nth=1"), &data).unwrap();
+    let clean = open_plain(&repo_dir);
+    let report = clean
+        .check(&cairn::CheckOptions { read_data: cairn::ReadData::None }, &NoProgress, &CancelToken::new())
+        .unwrap();
+    assert!(report.is_damaged(), "the lost pack is reported");
+    clean.repair_index(&CancelToken::new()).unwrap();
+    let healed = backup(&clean, &data).unwrap().snapshot;
+    assert_restores(&clean, &healed, &data);
+    assert_checks_clean(&clean);
+}
