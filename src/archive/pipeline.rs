@@ -28,8 +28,6 @@ const SEAL_QUEUE: usize = 2;
 const PACK_QUEUE: usize = 1;
 /// Finished packs waiting for an uploader.
 const UPLOAD_QUEUE: usize = 1;
-/// Threads storing packs.
-const UPLOADERS: usize = 2;
 
 /// A blob to seal.
 pub(crate) struct SealJob {
@@ -215,7 +213,8 @@ pub(crate) fn start<'scope, 'env>(
     }
     drop(pack_tx);
     scope.spawn(move || packer(shared, &pack_rx, &upload_tx));
-    for _ in 0..UPLOADERS {
+    // As many uploads at once as the storage is good for (`--connections`).
+    for _ in 0..shared.repo.storage().connections() {
         let rx = upload_rx.clone();
         scope.spawn(move || uploader(shared, &rx));
     }

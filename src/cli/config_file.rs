@@ -134,7 +134,7 @@ fn read(path: &Path) -> Result<ConfigFile, CliError> {
         .map_err(|e| CliError::usage(format!("cannot read config file {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {
         let first = e.message().lines().next().unwrap_or_default().to_string();
-        let at = e.span().map(|span| text[..span.start].lines().count().max(1));
+        let at = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
         let line = at.map(|l| format!(" (line {l})")).unwrap_or_default();
         CliError::usage(format!("config file {}{line}: {first}", path.display()))
     })

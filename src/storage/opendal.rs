@@ -58,7 +58,12 @@ enum Backend {
     },
     S3,
     Webdav(WebdavMove),
-    Gdrive,
+    Gdrive {
+        /// How this storage was opened: a fresh operator (one without OpenDAL's memory of
+        /// its own deletes) is needed to see whether a name is really gone.
+        location: Location,
+        options: StorageOptions,
+    },
 }
 
 impl OpendalStorage {
@@ -215,7 +220,7 @@ impl OpendalStorage {
                 }
                 moved?;
             }
-            Backend::Gdrive => {
+            Backend::Gdrive { .. } => {
                 if self.stat_len(path)?.is_some() {
                     return Err(self.already_exists(path));
                 }
@@ -320,7 +325,8 @@ fn remote_operator(
                     ));
                 }
             }
-            (opendal::Operator::new(builder).map_err(|e| one_line(&e))?, Backend::Gdrive)
+            let backend = Backend::Gdrive { location: location.clone(), options: options.clone() };
+            (opendal::Operator::new(builder).map_err(|e| one_line(&e))?, backend)
         }
     };
     Ok((op.with_context(OperationContext::new().with_http_transport(transport)), backend))
@@ -475,7 +481,23 @@ impl Storage for OpendalStorage {
             .checked_add(len)
             .ok_or_else(|| self.failure(StorageErrorKind::Other, "read", path, "range overflows".into()))?;
         let options = opendal::options::ReadOptions { range: (offset..end).into(), ..Default::default() };
-        let bytes = self.op.read_options(path, options).map_err(|e| self.error("read", path, &e))?.to_vec();
+        let bytes = match self.op.read_options(path, options) {
+            Ok(buffer) => buffer.to_vec(),
+            Err(e) if e.kind() == DalKind::NotFound => return Err(self.error("read", path, &e)),
+            // Services report a range past the end in their own ways (a short body that
+            // OpenDAL rejects, HTTP 416 as "unexpected"); the length tells what happened.
+            Err(e) => {
+                return Err(match self.stat_len(path) {
+                    Ok(Some(len_now)) if end > len_now => self.failure(
+                        StorageErrorKind::OutOfRange,
+                        "read",
+                        path,
+                        format!("wanted bytes {offset}..{end} of a {len_now}-byte file"),
+                    ),
+                    _ => self.error("read", path, &e),
+                });
+            }
+        };
         if bytes.len() as u64 != len {
             return Err(self.failure(
                 StorageErrorKind::OutOfRange,
@@ -493,24 +515,15 @@ impl Storage for OpendalStorage {
     }
 
     fn remove(&self, path: &str) -> Result<(), StorageError> {
-        // Drive keeps every copy of a name and deletes one at a time (the newest).
-        let rounds = if matches!(self.backend, Backend::Gdrive) { MAX_DRIVE_DUPLICATES } else { 1 };
-        for _ in 0..rounds {
-            match self.op.delete(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == DalKind::NotFound => {}
-                Err(e) => return Err(self.error("delete", path, &e)),
-            }
-            if rounds == 1 || self.stat_len(path)?.is_none() {
-                return self.sync_parent_dir(path);
-            }
+        match self.op.delete(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == DalKind::NotFound => {}
+            Err(e) => return Err(self.error("delete", path, &e)),
         }
-        Err(self.failure(
-            StorageErrorKind::Other,
-            "delete",
-            path,
-            format!("still present after {MAX_DRIVE_DUPLICATES} deletes"),
-        ))
+        if let Backend::Gdrive { location, options } = &self.backend {
+            return self.remove_drive_duplicates(location, options, path);
+        }
+        self.sync_parent_dir(path)
     }
 
     fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
@@ -545,6 +558,40 @@ impl Storage for OpendalStorage {
 }
 
 impl OpendalStorage {
+    /// Drive keeps every file of a name and a delete trashes one (the newest). OpenDAL's
+    /// operator remembers its own deletes, so only a fresh operator sees an older copy; each
+    /// round uses a new one, until the name is gone.
+    fn remove_drive_duplicates(
+        &self,
+        location: &Location,
+        options: &StorageOptions,
+        path: &str,
+    ) -> Result<(), StorageError> {
+        for _ in 0..MAX_DRIVE_DUPLICATES {
+            let fresh = {
+                let _guard = self.runtime.enter();
+                let (op, _) = remote_operator(location, options)
+                    .map_err(|message| self.failure(StorageErrorKind::Other, "delete", path, message))?;
+                blocking::Operator::new(op).map_err(|e| self.error("delete", path, &e))?
+            };
+            match fresh.stat(path) {
+                Err(e) if e.kind() == DalKind::NotFound => return Ok(()),
+                Err(e) => return Err(self.error("delete", path, &e)),
+                Ok(_) => match fresh.delete(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == DalKind::NotFound => return Ok(()),
+                    Err(e) => return Err(self.error("delete", path, &e)),
+                },
+            }
+        }
+        Err(self.failure(
+            StorageErrorKind::Other,
+            "delete",
+            path,
+            format!("still present after {MAX_DRIVE_DUPLICATES} deletes"),
+        ))
+    }
+
     fn rename_into_place(&self, root: &Path, path: &str, spool_file: &Path) -> Result<(), StorageError> {
         let relative = spool_file.strip_prefix(root).ok().and_then(Path::to_str).ok_or_else(|| {
             self.failure(

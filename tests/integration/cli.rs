@@ -297,3 +297,61 @@ fn check_reports_damage_as_json_and_exits_non_zero() {
     let structure = cairn(repo.path()).args(["check"]).output().unwrap();
     assert_eq!(structure.status.code(), Some(0), "the structure alone is intact");
 }
+
+/// A scheduled job's settings from a config file: repository and password source from the
+/// file, a flag still winning over it, and a typo refused with the line it is on.
+#[test]
+fn config_file_supplies_settings_and_refuses_typos() {
+    let dir = TempDir::new().unwrap();
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let (_src, root) = source();
+    let password_file = dir.path().join("pass");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let config = dir.path().join("job.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "repository = {:?}\npassword-file = {:?}\nretries = \"background\"\nconnections = 3\n",
+            repo.display().to_string(),
+            password_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let bare = || {
+        let mut cmd = Command::cargo_bin("cairn").unwrap();
+        cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd
+    };
+    bare().arg("--config").arg(&config).args(["backup", "--quiet"]).arg(&root).assert().success();
+    let listed = bare().arg("--config").arg(&config).args(["snapshots", "--json"]).output().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&listed.stdout).unwrap().as_array().map(Vec::len), Some(1));
+
+    let elsewhere = dir.path().join("missing-repo");
+    let output =
+        bare().arg("--config").arg(&config).arg("-r").arg(&elsewhere).arg("snapshots").output().unwrap();
+    assert_eq!(output.status.code(), Some(10), "the flag wins over the file");
+
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "repository = \"/x\"\nretrys = \"background\"\n").unwrap();
+    let output = bare().arg("--config").arg(&typo).arg("snapshots").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("retrys") && stderr.contains("line 2"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// iCloud Drive on a Mac is a local folder with spaces and `~` in its path; a repository
+/// there is a local repository like any other.
+#[test]
+fn repository_in_an_icloud_drive_style_folder() {
+    let home = TempDir::new().unwrap();
+    let repo = home.path().join("Library/Mobile Documents/com~apple~CloudDocs/Backups/My App");
+    init(&repo);
+    let (_src, root) = source();
+    cairn(&repo).args(["backup", "--quiet"]).arg(&root).assert().success();
+    let target = TempDir::new().unwrap();
+    cairn(&repo).args(["restore", "latest", "--target"]).arg(target.path()).assert().success();
+    assert_same_tree(&root, &target.path().join("app"));
+    cairn(&repo).args(["check", "--read-data"]).assert().success();
+}

@@ -12,6 +12,7 @@ mod cli;
 mod cloud;
 mod corruption;
 mod crash;
+mod fake_drive;
 mod faults;
 mod format;
 mod keys;
