@@ -62,7 +62,7 @@ enum Backend {
         /// How this storage was opened: a fresh operator (one without OpenDAL's memory of
         /// its own deletes) is needed to see whether a name is really gone.
         location: Location,
-        options: StorageOptions,
+        options: Box<StorageOptions>,
     },
 }
 
@@ -325,7 +325,7 @@ fn remote_operator(
                     ));
                 }
             }
-            let backend = Backend::Gdrive { location: location.clone(), options: options.clone() };
+            let backend = Backend::Gdrive { location: location.clone(), options: Box::new(options.clone()) };
             (opendal::Operator::new(builder).map_err(|e| one_line(&e))?, backend)
         }
     };

@@ -1610,7 +1610,7 @@ fn gdrive_fake_full_cycle() {
     let src = tempfile::TempDir::new().unwrap();
     let data = src.path().join("data");
     let backup = || {
-        repo.backup(&[data.clone()], &BackupOptions::default(), &NoProgress, &CancelToken::new())
+        repo.backup(std::slice::from_ref(&data), &BackupOptions::default(), &NoProgress, &CancelToken::new())
             .unwrap()
             .snapshot
     };
