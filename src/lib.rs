@@ -25,6 +25,7 @@ mod check;
 mod chunker;
 mod clock;
 mod compress;
+mod copy;
 mod crashpoint;
 mod crypto;
 mod diff;
@@ -120,6 +121,7 @@ pub mod internals {
     }
 }
 pub use cairn_format as format;
+pub use copy::{COPIED_FROM, CopyOptions, CopyReport};
 pub use crypto::{KdfParams, MasterKey, Password};
 pub use diff::{Change, DiffEntry, DiffStats};
 pub use dump::DumpFormat;

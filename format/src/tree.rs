@@ -11,7 +11,7 @@ use crate::timestamp::Timestamp;
 use crate::wire::{Reader, Writer, check_range};
 
 /// One chunk of a file's content, in file order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChunkRef {
     /// The data blob holding the chunk.

@@ -25,6 +25,7 @@ use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
 use pipeline::Shared;
 pub use resume::Resumed;
+pub(crate) use resume::adopt_unindexed_packs;
 use walker::{Source, Walker};
 
 /// Which snapshot a backup compares against to skip unchanged files.
@@ -89,7 +90,7 @@ impl Repository {
         // the index below is read (SPEC §12).
         let lock = LockGuard::shared(self, "backup")?;
         let mut index = Index::load(self)?;
-        let resumed = resume::adopt_unindexed_packs(self, &lock, &index)?;
+        let resumed = adopt_unindexed_packs(self, &lock, &index)?;
         if resumed.packs > 0 {
             index = Index::load(self)?;
         }

@@ -82,6 +82,9 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Remove lock files of processes that are gone (stale or unreadable ones).
     Unlock(UnlockArgs),
+    /// Copy snapshots from another repository into this one (deduplicated; snapshots copied
+    /// before are skipped, so it can run again and again).
+    Copy(CopyArgs),
 }
 
 /// Which snapshots to keep. Without any rule or preset, the policy stored in the repository
@@ -382,4 +385,22 @@ pub struct CatArgs {
     pub object: String,
     /// Id (prefix) of the object; `latest` works for snapshots.
     pub id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// Snapshots to copy (ids, id prefixes or `latest`); every snapshot when none is given.
+    pub snapshots: Vec<String>,
+    /// The repository to copy from (any location `-r` takes).
+    #[arg(long, env = "CAIRN_FROM_REPOSITORY")]
+    pub from_repo: String,
+    /// Read the source repository's password from this file (else `CAIRN_FROM_PASSWORD`).
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE")]
+    pub from_password_file: Option<PathBuf>,
+    /// Run this command for the source repository's password.
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND")]
+    pub from_password_command: Option<String>,
+    /// The repository to copy to; `-r/--repo` when not given.
+    #[arg(long)]
+    pub to_repo: Option<String>,
 }

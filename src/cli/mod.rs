@@ -6,6 +6,7 @@ mod backup;
 mod cat;
 mod check;
 mod config_file;
+mod copy;
 mod diff;
 mod dump;
 pub mod exit;
@@ -93,6 +94,7 @@ pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
         Command::Prune(args) => prune::run(cli, args, cancel),
         Command::Policy(args) => policy::run(cli, args),
         Command::Unlock(args) => unlock::run(cli, args),
+        Command::Copy(args) => copy::run(cli, args, cancel),
     }
 }
 
@@ -130,8 +132,12 @@ fn storage(cli: &Cli) -> Result<Arc<dyn cairn::storage::Storage>, CliError> {
 
 /// Opens the repository with the password from wherever the user gave it.
 fn open(cli: &Cli) -> Result<Repository, CliError> {
-    let storage = storage(cli)?;
-    let password = password::for_open(cli)?;
+    open_at(cli, location(cli)?, password::for_open(cli)?)
+}
+
+/// Opens the repository at `location` with `password`, with the storage options of `cli`.
+fn open_at(cli: &Cli, location: &str, password: cairn::Password) -> Result<Repository, CliError> {
+    let storage = cairn::storage::open(location, &cli.storage)?;
     let mut repo = Repository::open(storage, &Credentials::Password(password))?;
     repo.set_warning_sink(std::sync::Arc::new(|message: &str| eprintln!("warning: {message}")));
     Ok(repo)

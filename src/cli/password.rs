@@ -32,6 +32,26 @@ pub fn new_password(file: Option<&Path>) -> Result<Password, CliError> {
     Err(CliError::usage("no new password given; use --new-password-file or run in a terminal"))
 }
 
+/// The password of `cairn copy`'s source repository: from its file, its command,
+/// `CAIRN_FROM_PASSWORD`, or a prompt on a terminal.
+pub fn for_source(file: Option<&Path>, command: Option<&str>) -> Result<Password, CliError> {
+    if let Some(path) = file {
+        return from_file(path);
+    }
+    if let Some(command) = command {
+        return from_command(command);
+    }
+    if let Ok(text) = std::env::var("CAIRN_FROM_PASSWORD") {
+        return Ok(Password::from(text));
+    }
+    if std::io::stdin().is_terminal() {
+        return prompt_with("enter password for the source repository: ", false);
+    }
+    Err(CliError::usage(
+        "no password for the source repository; set CAIRN_FROM_PASSWORD or use --from-password-file",
+    ))
+}
+
 fn resolve(cli: &Cli, confirm: bool) -> Result<Password, CliError> {
     if let Some(path) = &cli.password_file {
         return from_file(path);

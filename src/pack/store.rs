@@ -1,6 +1,7 @@
-//! Stores a modest number of blobs from one thread (the trees `repair snapshots` rewrites):
-//! sealed into spooled packs, each pack stored when full, and one index file naming them all
-//! written at the end, before anything may reference them (SPEC §12).
+//! Stores blobs from one thread (the trees `repair snapshots` rewrites, the chunks and trees
+//! `copy` writes): sealed into spooled packs, one open pack per blob type, each stored when
+//! full, and index files naming them written at checkpoints and at the end, before anything
+//! may reference them (SPEC §12).
 
 use std::collections::HashSet;
 
@@ -20,14 +21,24 @@ use crate::storage::StorageErrorKind;
 pub(crate) struct BlobStore<'a> {
     repo: &'a Repository,
     index: &'a Index,
-    open: Option<PackBuilder>,
+    /// The open pack of each blob type (a pack holds blobs of one type).
+    open: Vec<(BlobType, PackBuilder)>,
     stored: Vec<IndexPack>,
     pending: HashSet<(BlobType, ObjectId)>,
+    /// Blobs sealed so far, and their sealed bytes.
+    added: (u64, u64),
 }
 
 impl<'a> BlobStore<'a> {
     pub(crate) fn new(repo: &'a Repository, index: &'a Index) -> Self {
-        BlobStore { repo, index, open: None, stored: Vec::new(), pending: HashSet::new() }
+        BlobStore {
+            repo,
+            index,
+            open: Vec::new(),
+            stored: Vec::new(),
+            pending: HashSet::new(),
+            added: (0, 0),
+        }
     }
 
     /// Stores a blob unless the index or this store already has it.
@@ -38,19 +49,28 @@ impl<'a> BlobStore<'a> {
         let sealed =
             self.repo.sealer().seal_blob(blob_type, &id, raw).map_err(|e| Error::system("encryption", e))?;
         let raw_len = u32::try_from(raw.len()).map_err(|_| Error::invalid("blob", "larger than 4 GiB"))?;
-        let builder = match &mut self.open {
-            Some(builder) => builder,
-            None => self.open.insert(PackBuilder::new(blob_type, self.repo.storage().spool_dir())?),
+        let slot = if let Some(slot) = self.open.iter().position(|(t, _)| *t == blob_type) {
+            slot
+        } else {
+            self.open.push((blob_type, PackBuilder::new(blob_type, self.repo.storage().spool_dir())?));
+            self.open.len() - 1
         };
+        let builder = &mut self.open[slot].1;
         builder.add(id, &sealed, raw_len)?;
-        if builder.is_full(u64::from(self.repo.config().tree_pack_len)) {
-            self.flush_pack()?;
+        self.added.0 += 1;
+        self.added.1 += sealed.len() as u64;
+        let target = match blob_type {
+            BlobType::Data => self.repo.config().data_pack_len,
+            BlobType::Tree => self.repo.config().tree_pack_len,
+        };
+        if builder.is_full(u64::from(target)) {
+            let (_, full) = self.open.swap_remove(slot);
+            self.store_pack(full)?;
         }
         Ok(())
     }
 
-    fn flush_pack(&mut self) -> Result<()> {
-        let Some(builder) = self.open.take() else { return Ok(()) };
+    fn store_pack(&mut self, builder: PackBuilder) -> Result<()> {
         if builder.is_empty() {
             return Ok(());
         }
@@ -68,10 +88,23 @@ impl<'a> BlobStore<'a> {
         Ok(())
     }
 
-    /// Stores the last pack and writes the index file naming every pack stored.
-    pub(crate) fn finish(mut self) -> Result<()> {
-        self.flush_pack()?;
+    /// Blobs this store sealed, and their sealed bytes.
+    pub(crate) fn added(&self) -> (u64, u64) {
+        self.added
+    }
+
+    /// Stores the open packs and writes an index file naming every pack stored since the
+    /// last checkpoint: after it, everything stored so far may be referenced.
+    pub(crate) fn checkpoint(&mut self) -> Result<()> {
+        for (_, builder) in std::mem::take(&mut self.open) {
+            self.store_pack(builder)?;
+        }
         crate::index::write_index(self.repo, std::mem::take(&mut self.stored), Vec::new())?;
         Ok(())
+    }
+
+    /// Stores the last packs and writes the index file naming every pack stored.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        self.checkpoint()
     }
 }

@@ -10,6 +10,7 @@ mod cancel;
 mod check;
 mod cli;
 mod cloud;
+mod copy;
 mod corruption;
 mod crash;
 mod fake_drive;

@@ -1,0 +1,136 @@
+//! `copy`: the offline queue. Snapshots taken into a local staging repository are copied to
+//! another repository (the cloud, when online): deduplicated, idempotent, resumable.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use cairn::{CancelToken, CopyOptions, SnapshotInfo};
+use tempfile::TempDir;
+
+use crate::harness::{PASSWORD, TestRepo, copy_dir, dir_size, random_bytes, write};
+use crate::prune::{assert_checks_clean, assert_restores};
+use crate::servers::{Server, remote};
+
+/// Three generations of an app's data in a staging repository, each kept as a copy of the
+/// source tree as it was.
+fn staging() -> (TestRepo, TempDir, Vec<(SnapshotInfo, std::path::PathBuf)>) {
+    let repo = TestRepo::new();
+    let src = TempDir::new().unwrap();
+    let data = src.path().join("data");
+    write(&data.join("media/a.jpg"), &random_bytes(1_500_000, 1));
+    let mut generations = Vec::new();
+    for n in 0..3u64 {
+        write(&data.join("app.db"), &random_bytes(2 << 20, 10 + n));
+        write(&data.join(format!("media/new-{n}.jpg")), &random_bytes(400_000, 20 + n));
+        let info = repo.backup(&[&data]).snapshot;
+        let kept = src.path().join(format!("gen{n}/data"));
+        copy_dir(&data, &kept);
+        generations.push((info, kept));
+    }
+    (repo, src, generations)
+}
+
+#[test]
+fn copy_is_deduplicated_idempotent_and_keeps_parents() {
+    let (source, src, generations) = staging();
+    let dest = TestRepo::new();
+    let report = dest.repo.copy_from(&source.reopen(), &CopyOptions::default(), &CancelToken::new()).unwrap();
+    assert_eq!(report.copied.len(), 3);
+    let copies = dest.repo.snapshots().unwrap().snapshots;
+    assert_eq!(copies.len(), 3);
+    for ((original, tree), copy) in generations.iter().zip(&copies) {
+        assert_eq!(copy.snapshot.time, original.snapshot.time);
+        assert_eq!(copy.snapshot.hostname, original.snapshot.hostname);
+        assert_restores(&dest.repo, copy, tree);
+    }
+    assert_eq!(copies[1].snapshot.parent, Some(copies[0].id), "the parent's copy is the parent");
+    assert_checks_clean(&dest.repo);
+    let (source_bytes, dest_bytes) = (source.bytes_under("data"), dest.bytes_under("data"));
+    assert!(dest_bytes * 10 < source_bytes * 11, "deduplicated: {dest_bytes} bytes for {source_bytes}");
+
+    let again = dest.repo.copy_from(&source.reopen(), &CopyOptions::default(), &CancelToken::new()).unwrap();
+    assert!(again.copied.is_empty() && again.already_copied.len() == 3, "{again:?}");
+    assert_eq!(again.blobs_added, 0);
+
+    let data = src.path().join("data");
+    write(&data.join("app.db"), &random_bytes(2 << 20, 99));
+    let newest = source.backup(&[&data]).snapshot;
+    let only = CopyOptions { snapshots: vec!["latest".into()] };
+    let report = dest.repo.copy_from(&source.reopen(), &only, &CancelToken::new()).unwrap();
+    assert_eq!(report.copied.len(), 1);
+    let copy = dest.repo.find_snapshot(&report.copied[0].1.to_string()).unwrap();
+    assert_eq!(copy.snapshot.parent, Some(copies[2].id));
+    assert_eq!(copy.snapshot.time, newest.snapshot.time);
+    assert_restores(&dest.repo, &copy, &data);
+}
+
+fn cairn_copy(from: &Path, to: &str, env: &[(&'static str, String)], cache: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cairn").unwrap();
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .env("CAIRN_FROM_PASSWORD", PASSWORD)
+        .env("XDG_CACHE_HOME", cache)
+        .args(["copy", "--json", "--from-repo"])
+        .arg(from)
+        .args(["--to-repo", to]);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd
+}
+
+/// Killed right after its first snapshot, `cairn copy` run again copies the rest, once.
+fn killed_copy_resumes(to: &str, env: &[(&'static str, String)], options: &cairn::storage::StorageOptions) {
+    let (source, _src, generations) = staging();
+    let cache = TempDir::new().unwrap();
+    let mut init = Command::cargo_bin("cairn").unwrap();
+    init.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .env("XDG_CACHE_HOME", cache.path())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["-r", to, "init", "--kdf-memory-kib", "64", "--kdf-time", "1", "--kdf-lanes", "1"])
+        .assert()
+        .success();
+    let killed = cairn_copy(source.path(), to, env, cache.path())
+        .env("CAIRN_CRASHPOINT", "copy-after-snapshot")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "the crash point stops the copy");
+    let output = cairn_copy(source.path(), to, env, cache.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["copied"].as_array().map(Vec::len), Some(2), "{report}");
+    assert_eq!(report["already_copied"].as_array().map(Vec::len), Some(1), "{report}");
+
+    let storage_options =
+        cairn::storage::StorageOptions { spool_dir: Some(cache.path().to_path_buf()), ..options.clone() };
+    let storage = cairn::storage::open(to, &storage_options).unwrap();
+    let dest =
+        cairn::Repository::open(storage, &cairn::Credentials::Password(cairn::Password::from(PASSWORD)))
+            .unwrap();
+    let copies = dest.snapshots().unwrap().snapshots;
+    assert_eq!(copies.len(), 3, "each snapshot copied once");
+    for ((_, tree), copy) in generations.iter().zip(&copies) {
+        assert_restores(&dest, copy, tree);
+    }
+    assert_checks_clean(&dest);
+}
+
+#[test]
+fn killed_copy_resumes_local() {
+    let dest = TempDir::new().unwrap();
+    killed_copy_resumes(
+        dest.path().join("repo").to_str().unwrap(),
+        &[],
+        &cairn::storage::StorageOptions::default(),
+    );
+    assert!(dir_size(dest.path()) > 0);
+}
+
+#[test]
+fn killed_copy_to_s3_resumes() {
+    let Some(remote) = remote(Server::S3) else { return };
+    killed_copy_resumes(&remote.location, &remote.env, &remote.options);
+}
