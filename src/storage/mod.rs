@@ -166,11 +166,14 @@ pub trait Storage: Send + Sync {
     }
 }
 
-/// Opens the storage for a repository location with default options: local paths only need
-/// this; remote backends take their credentials from the environment
-/// ([`StorageOptions::from_env`]).
+/// Opens the storage for a repository location with the options of the environment
+/// ([`StorageOptions::from_env`]): local paths need nothing, remote backends take their
+/// credentials from the documented variables.
 pub fn open_location(location: &str) -> Result<Arc<dyn Storage>, StorageError> {
-    open(location, &StorageOptions::default())
+    let shown = Location::parse(location)?.to_string();
+    let options = StorageOptions::from_env()
+        .map_err(|message| StorageError::new(StorageErrorKind::Other, "open", &shown, "", message))?;
+    open(location, &options)
 }
 
 /// Opens the storage for a repository location: the backend, wrapped in retries (remote
