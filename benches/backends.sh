@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A 1 GB backup (the scale-1 app corpus, generation 0) to each storage backend that runs on
-# this machine: a local directory, S3 (moto) and WebDAV (rclone) on loopback. Records wall
+# this machine: a local directory, S3 (moto) and WebDAV (rclone) on loopback, and the fake
+# Google Drive of the tests (tests/integration/fake_drive.rs, served by an ignored test). Records wall
 # time, throughput and peak RSS (/usr/bin/time) of `cairn backup`, then the resume figure:
 # a backup killed with SIGKILL once about half the corpus is stored, run again, and how many
 # bytes the re-run stored beyond what an uninterrupted backup stores.
@@ -28,6 +29,14 @@ export AWS_ACCESS_KEY_ID=$CAIRN_TEST_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CAI
 export AWS_DEFAULT_REGION=$CAIRN_TEST_S3_REGION
 export CAIRN_WEBDAV_USERNAME=$CAIRN_TEST_WEBDAV_USERNAME CAIRN_WEBDAV_PASSWORD=$CAIRN_TEST_WEBDAV_PASSWORD
 export XDG_CACHE_HOME=$WORK/backends-cache
+mkdir -p "$WORK"
+trap 'ci_stop_servers; pkill -f gdrive_fake_serve || true' EXIT
+# The fake Drive, in its own process: an ignored test that serves until killed.
+cargo test --quiet --locked --test integration gdrive_fake_serve -- --ignored --nocapture \
+    > "$WORK/fake-drive.out" 2>&1 &
+CI_SERVER_PIDS+=($!)
+until grep -q '^CAIRN_GDRIVE_ENDPOINT=' "$WORK/fake-drive.out" 2>/dev/null; do sleep 0.5; done
+export "$(grep -m1 '^CAIRN_GDRIVE_ENDPOINT=' "$WORK/fake-drive.out")" CAIRN_GDRIVE_ACCESS_TOKEN=fake-drive-token
 corpus_bytes=$(du -sb "$CORPUS" | cut -f1)
 echo "corpus: $corpus_bytes bytes; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -36,6 +45,7 @@ location() {  # location BACKEND NAME
         local) echo "$WORK/backends/$2" ;;
         s3) echo "s3:$CAIRN_TEST_S3_ENDPOINT/$CAIRN_TEST_S3_BUCKET/$2" ;;
         webdav) echo "webdav:$CAIRN_TEST_WEBDAV_ENDPOINT/$2" ;;
+        gdrive) echo "gdrive:/$2" ;;
     esac
 }
 
@@ -67,7 +77,7 @@ init() {
 rm -rf "$WORK/backends" "$XDG_CACHE_HOME"
 mkdir -p "$WORK/backends"
 printf '| backend | backup of %s MB | throughput | peak RSS |\n|---|---:|---:|---:|\n' $((corpus_bytes / 1000000))
-for backend in local s3 webdav; do
+for backend in local s3 webdav gdrive; do
     repo=$(location $backend "full-$RANDOM")
     init "$repo"
     /usr/bin/time -f '%e %M' -o "$WORK/backends/time" "$CAIRN" -r "$repo" backup --quiet "$CORPUS"

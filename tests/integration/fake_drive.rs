@@ -1628,3 +1628,17 @@ fn gdrive_fake_full_cycle() {
     assert_checks_clean(&repo);
     assert_restores(&repo, &second, &data);
 }
+
+/// Not a test: serves a fake Drive on a loopback port until killed, so that
+/// `benches/backends.sh` can measure the `cairn` binary against it
+/// (`cargo test --test integration gdrive_fake_serve -- --ignored --nocapture`).
+#[test]
+#[ignore = "a server for benches/backends.sh, not a test"]
+fn gdrive_fake_serve() {
+    let fake = FakeDrive::start();
+    println!("CAIRN_GDRIVE_ENDPOINT={}", fake.endpoint());
+    std::io::stdout().flush().unwrap();
+    loop {
+        std::thread::sleep(Duration::from_hours(1));
+    }
+}
