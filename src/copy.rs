@@ -179,7 +179,7 @@ impl Copier<'_> {
             return Ok(done.clone());
         }
         let mut reader = SourceFile {
-            copier_source: self.source,
+            repo: self.source,
             index: self.source_index,
             chunks: &chunks,
             next: 0,
@@ -215,7 +215,7 @@ impl Copier<'_> {
 
 /// A file of the source repository as a byte stream, one chunk in memory at a time.
 struct SourceFile<'a> {
-    copier_source: &'a Repository,
+    repo: &'a Repository,
     index: &'a Index,
     chunks: &'a [ChunkRef],
     next: usize,
@@ -230,7 +230,7 @@ impl Read for SourceFile<'_> {
         while self.pos == self.current.len() {
             let Some(chunk) = self.chunks.get(self.next) else { return Ok(0) };
             self.next += 1;
-            match crate::pack::read_blob(self.copier_source, self.index, BlobType::Data, &chunk.id.0) {
+            match crate::pack::read_blob(self.repo, self.index, BlobType::Data, &chunk.id.0) {
                 Ok(raw) if raw.len() == chunk.raw_len as usize => self.current = raw,
                 Ok(_) => {
                     let e = Error::corrupt(crate::ObjectKind::DataBlob, chunk.id, crate::Damage::Truncated);
