@@ -38,7 +38,6 @@ use crate::pack::PackBuilder;
 use crate::progress::CancelToken;
 use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
-use crate::storage::StorageErrorKind;
 use crate::tree::load_tree;
 
 /// Packs per index file prune writes (a few MiB of index each).
@@ -430,16 +429,7 @@ impl Repository {
 
     fn store_pack(&self, builder: PackBuilder) -> Result<IndexPack> {
         let pack = builder.finish(self.sealer())?;
-        match self
-            .storage()
-            .create_from_spool(&layout::file_path(FileKind::Pack, &pack.id.0), &pack.spool_path)
-        {
-            Ok(()) => {}
-            Err(e) if e.kind == StorageErrorKind::AlreadyExists => {
-                let _ = std::fs::remove_file(&pack.spool_path);
-            }
-            Err(e) => return Err(e.into()),
-        }
+        pack.store(self)?;
         Ok(pack.index_entry())
     }
 

@@ -7,19 +7,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use cairn_format::envelope::BlobType;
-use cairn_format::header::FileKind;
 use cairn_format::id::ObjectId;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::buffer_pool::BufferPool;
 use crate::error::{Error, Result};
 use crate::index::{Index, IndexWriter};
-use crate::layout;
 use crate::lock::LockGuard;
 use crate::pack::{PackBuilder, SealedPack};
 use crate::progress::{CancelToken, Meter, Progress, SourceWarning};
 use crate::repository::Repository;
-use crate::storage::StorageErrorKind;
 
 /// New blobs waiting for a seal worker. With chunks of at most a few MiB, this bounds the
 /// bytes between readers and sealers.
@@ -297,14 +294,12 @@ fn uploader(shared: &Shared<'_>, packs: &Receiver<SealedPack>) {
             let _ = std::fs::remove_file(&pack.spool_path);
             continue;
         }
-        let path = layout::file_path(FileKind::Pack, &pack.id.0);
-        // A pack already there has the same bytes (its name is their hash): nothing added.
-        match shared.repo.storage().create_from_spool(&path, &pack.spool_path) {
-            Ok(()) => {
+        match pack.store(shared.repo) {
+            Ok(true) => {
                 add(&shared.counters.data_added, pack.len);
                 crate::crashpoint::hit("backup-after-pack");
             }
-            Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
+            Ok(false) => {}
             Err(e) => {
                 shared.fail(e.into());
                 continue;

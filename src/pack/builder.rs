@@ -14,7 +14,10 @@ use cairn_format::limits::MAX_PACK_ENTRIES;
 use cairn_format::pack::{PACK_TRAILER_LEN, PackEntry, PackHeader, decode_trailer, encode_trailer};
 
 use crate::error::{Error, Result};
+use crate::layout;
+use crate::repository::Repository;
 use crate::seal::Sealer;
+use crate::storage::{StorageError, StorageErrorKind};
 
 /// A pack being filled.
 pub(crate) struct PackBuilder {
@@ -34,6 +37,21 @@ pub(crate) struct SealedPack {
 }
 
 impl SealedPack {
+    /// Stores the pack from its spool file. A pack already there has the same bytes (its
+    /// name is their hash), so that counts as stored too; returns whether this call added
+    /// it. A failure here is final (retries happen in the storage below), so the spool file
+    /// is removed whatever the outcome.
+    pub(crate) fn store(&self, repo: &Repository) -> std::result::Result<bool, StorageError> {
+        let path = layout::file_path(FileKind::Pack, &self.id.0);
+        let outcome = match repo.storage().create_from_spool(&path, &self.spool_path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == StorageErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_file(&self.spool_path);
+        outcome
+    }
+
     /// What an index file records of this pack.
     pub(crate) fn index_entry(&self) -> IndexPack {
         IndexPack {

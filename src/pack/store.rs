@@ -6,16 +6,13 @@
 use std::collections::HashSet;
 
 use cairn_format::envelope::BlobType;
-use cairn_format::header::FileKind;
 use cairn_format::id::ObjectId;
 use cairn_format::index::IndexPack;
 
 use super::PackBuilder;
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::layout;
 use crate::repository::Repository;
-use crate::storage::StorageErrorKind;
 
 /// Blobs being stored synchronously.
 pub(crate) struct BlobStore<'a> {
@@ -75,15 +72,7 @@ impl<'a> BlobStore<'a> {
             return Ok(());
         }
         let pack = builder.finish(self.repo.sealer())?;
-        match self
-            .repo
-            .storage()
-            .create_from_spool(&layout::file_path(FileKind::Pack, &pack.id.0), &pack.spool_path)
-        {
-            Ok(()) => {}
-            Err(e) if e.kind == StorageErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e.into()),
-        }
+        pack.store(self.repo)?;
         self.stored.push(pack.index_entry());
         Ok(())
     }

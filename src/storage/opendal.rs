@@ -198,38 +198,6 @@ impl OpendalStorage {
         Ok(())
     }
 
-    fn create_remote(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
-        let len = bytes.len() as u64;
-        match &self.backend {
-            Backend::Local { .. } => unreachable!("local files are created by rename"),
-            Backend::S3 => {
-                let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
-                self.op.write_options(path, bytes, options).map_err(|e| self.error("write", path, &e))?;
-            }
-            Backend::Webdav(mover) => {
-                let temp = format!("{TEMP_DIR}/upload-{}", random_hex());
-                self.op.write(&temp, bytes).map_err(|e| self.error("write", &temp, &e))?;
-                let moved = self.make_parent_dir(mover, path).and_then(|()| {
-                    self.runtime.block_on(mover.move_no_overwrite(&temp, path)).map_err(|e| match e {
-                        MoveError::TargetExists => self.already_exists(path),
-                        MoveError::Http(e) => self.error("write", path, &e),
-                    })
-                });
-                if moved.is_err() {
-                    let _ = self.op.delete(&temp);
-                }
-                moved?;
-            }
-            Backend::Gdrive { .. } => {
-                if self.stat_len(path)?.is_some() {
-                    return Err(self.already_exists(path));
-                }
-                self.op.write(path, bytes).map_err(|e| self.error("write", path, &e))?;
-            }
-        }
-        self.confirm_len(path, len)
-    }
-
     /// WebDAV's MOVE needs the target's collection to exist.
     fn make_parent_dir(&self, mover: &WebdavMove, path: &str) -> Result<(), StorageError> {
         let Some((parent, _)) = path.rsplit_once('/') else { return Ok(()) };
@@ -420,13 +388,41 @@ impl Storage for OpendalStorage {
         &self.location
     }
 
+    /// By backend; the module documentation says why each way.
     fn create(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
-        if !matches!(self.backend, Backend::Local { .. }) {
-            return self.create_remote(path, bytes);
+        let len = bytes.len() as u64;
+        let exclusive = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
+        match &self.backend {
+            Backend::Local { .. } => {
+                self.op.write_options(path, bytes, exclusive).map_err(|e| self.error("write", path, &e))?;
+                // The rename inside OpenDAL's atomic write is the confirmation.
+                return self.sync_parent_dir(path);
+            }
+            Backend::S3 => {
+                self.op.write_options(path, bytes, exclusive).map_err(|e| self.error("write", path, &e))?;
+            }
+            Backend::Webdav(mover) => {
+                let temp = format!("{TEMP_DIR}/upload-{}", random_hex());
+                self.op.write(&temp, bytes).map_err(|e| self.error("write", &temp, &e))?;
+                let moved = self.make_parent_dir(mover, path).and_then(|()| {
+                    self.runtime.block_on(mover.move_no_overwrite(&temp, path)).map_err(|e| match e {
+                        MoveError::TargetExists => self.already_exists(path),
+                        MoveError::Http(e) => self.error("write", path, &e),
+                    })
+                });
+                if moved.is_err() {
+                    let _ = self.op.delete(&temp);
+                }
+                moved?;
+            }
+            Backend::Gdrive { .. } => {
+                if self.stat_len(path)?.is_some() {
+                    return Err(self.already_exists(path));
+                }
+                self.op.write(path, bytes).map_err(|e| self.error("write", path, &e))?;
+            }
         }
-        let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
-        self.op.write_options(path, bytes, options).map_err(|e| self.error("write", path, &e))?;
-        self.sync_parent_dir(path)
+        self.confirm_len(path, len)
     }
 
     fn spool_dir(&self) -> &Path {
@@ -439,7 +435,7 @@ impl Storage for OpendalStorage {
             // Remote backends take a pack in one request (WebDAV and Drive have no other way),
             // so a pack is in memory while it is sent: packs are a few MiB (SPEC §7.6).
             _ => match std::fs::read(spool_file) {
-                Ok(bytes) => self.create_remote(path, bytes),
+                Ok(bytes) => self.create(path, bytes),
                 Err(e) => Err(self.failure(
                     io_kind(&e),
                     "write",

@@ -54,6 +54,26 @@ fn generation(data: &Path, n: u64) {
     write(&data.join(format!("media/new-{n}.bin")), &random_bytes(600_000, 60 + n));
 }
 
+/// A new repository, and a source directory holding the first generation of data.
+struct World {
+    _dir: TempDir,
+    repo_dir: std::path::PathBuf,
+    src: TempDir,
+    data: std::path::PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = TempDir::new().unwrap();
+        let repo_dir = dir.path().join("repo");
+        init(&repo_dir);
+        let src = TempDir::new().unwrap();
+        let data = src.path().join("data");
+        generation(&data, 1);
+        World { _dir: dir, repo_dir, src, data }
+    }
+}
+
 fn backup(repo: &Repository, data: &Path) -> cairn::Result<cairn::BackupOutcome> {
     repo.backup(&[data.to_path_buf()], &BackupOptions::default(), &NoProgress, &CancelToken::new())
 }
@@ -61,20 +81,16 @@ fn backup(repo: &Repository, data: &Path) -> cairn::Result<cairn::BackupOutcome>
 #[test]
 fn transient_faults_are_survived_by_the_whole_cycle() {
     for seed in [1, 2, 3] {
-        let dir = TempDir::new().unwrap();
-        let repo_dir = dir.path().join("repo");
-        init(&repo_dir);
-        let repo = open_with(&repo_dir, &transient_plan(seed));
-        let src = TempDir::new().unwrap();
-        let data = src.path().join("data");
-        generation(&data, 1);
-        backup(&repo, &data).unwrap_or_else(|e| panic!("seed {seed}: first backup: {e}"));
-        let keep = src.path().join("kept/data");
-        generation(&data, 2);
-        crate::harness::copy_dir(&data, &keep);
+        let world = World::new();
+        let (repo_dir, data, src) = (&world.repo_dir, &world.data, world.src.path());
+        let repo = open_with(repo_dir, &transient_plan(seed));
+        backup(&repo, data).unwrap_or_else(|e| panic!("seed {seed}: first backup: {e}"));
+        let keep = src.join("kept/data");
+        generation(data, 2);
+        crate::harness::copy_dir(data, &keep);
         let second =
-            backup(&repo, &data).unwrap_or_else(|e| panic!("seed {seed}: second backup: {e}")).snapshot;
-        assert_restores(&repo, &second, &data);
+            backup(&repo, data).unwrap_or_else(|e| panic!("seed {seed}: second backup: {e}")).snapshot;
+        assert_restores(&repo, &second, data);
         assert_checks_clean(&repo);
         let retention =
             cairn::format::policy::Retention { keep_last: 1, ..cairn::format::policy::Retention::default() };
@@ -82,7 +98,7 @@ fn transient_faults_are_survived_by_the_whole_cycle() {
         repo.forget(&forget).unwrap_or_else(|e| panic!("seed {seed}: forget: {e}"));
         repo.prune(&cairn::PruneOptions::default(), &CancelToken::new())
             .unwrap_or_else(|e| panic!("seed {seed}: prune: {e}"));
-        let clean = open_plain(&repo_dir);
+        let clean = open_plain(repo_dir);
         assert_checks_clean(&clean);
         assert_restores(&clean, &second, &keep);
     }
@@ -101,25 +117,21 @@ fn permanent_faults_fail_cleanly_and_lose_nothing() {
         ("permanent@list/index:nth=2", ErrorKind::Storage),
     ];
     for (plan, expected) in cases {
-        let dir = TempDir::new().unwrap();
-        let repo_dir = dir.path().join("repo");
-        init(&repo_dir);
-        let src = TempDir::new().unwrap();
-        let data = src.path().join("data");
-        generation(&data, 1);
-        let first = backup(&open_plain(&repo_dir), &data).unwrap().snapshot;
-        let kept = src.path().join("kept/data");
-        crate::harness::copy_dir(&data, &kept);
-        generation(&data, 2);
-        let error = backup(&open_with(&repo_dir, plan), &data).expect_err(plan);
+        let world = World::new();
+        let (repo_dir, data, src) = (&world.repo_dir, &world.data, world.src.path());
+        let first = backup(&open_plain(repo_dir), data).unwrap().snapshot;
+        let kept = src.join("kept/data");
+        crate::harness::copy_dir(data, &kept);
+        generation(data, 2);
+        let error = backup(&open_with(repo_dir, plan), data).expect_err(plan);
         assert_eq!(error.kind(), expected, "{plan}: {error}");
         assert_eq!(error.to_string().lines().count(), 1, "{plan}: one line: {error}");
 
-        let clean = open_plain(&repo_dir);
+        let clean = open_plain(repo_dir);
         assert_checks_clean(&clean);
         assert_restores(&clean, &first, &kept);
-        let second = backup(&clean, &data).unwrap_or_else(|e| panic!("{plan}: re-run: {e}")).snapshot;
-        assert_restores(&clean, &second, &data);
+        let second = backup(&clean, data).unwrap_or_else(|e| panic!("{plan}: re-run: {e}")).snapshot;
+        assert_restores(&clean, &second, data);
     }
 }
 
@@ -127,20 +139,16 @@ fn permanent_faults_fail_cleanly_and_lose_nothing() {
 /// `repair index` forgets it, and the next backup stores its data again.
 #[test]
 fn a_dropped_pack_is_found_by_check_and_healed_by_the_next_backup() {
-    let dir = TempDir::new().unwrap();
-    let repo_dir = dir.path().join("repo");
-    init(&repo_dir);
-    let src = TempDir::new().unwrap();
-    let data = src.path().join("data");
-    generation(&data, 1);
-    backup(&open_with(&repo_dir, "drop-write@write/data:nth=1"), &data).unwrap();
-    let clean = open_plain(&repo_dir);
+    let world = World::new();
+    let (repo_dir, data) = (&world.repo_dir, &world.data);
+    backup(&open_with(repo_dir, "drop-write@write/data:nth=1"), data).unwrap();
+    let clean = open_plain(repo_dir);
     let report = clean
         .check(&cairn::CheckOptions { read_data: cairn::ReadData::None }, &NoProgress, &CancelToken::new())
         .unwrap();
     assert!(report.is_damaged(), "the lost pack is reported");
     clean.repair_index(&CancelToken::new()).unwrap();
-    let healed = backup(&clean, &data).unwrap().snapshot;
-    assert_restores(&clean, &healed, &data);
+    let healed = backup(&clean, data).unwrap().snapshot;
+    assert_restores(&clean, &healed, data);
     assert_checks_clean(&clean);
 }
