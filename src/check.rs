@@ -417,7 +417,7 @@ impl Repository {
                 for node in tree.nodes {
                     match node.kind {
                         NodeKind::Dir { subtree } if seen.insert(subtree) => next.push(subtree),
-                        NodeKind::File { chunks } => {
+                        NodeKind::File { chunks } | NodeKind::Database { chunks, .. } => {
                             for chunk in chunks {
                                 need(BlobType::Data, &chunk.id.0);
                                 if !index.contains(BlobType::Data, &chunk.id.0)
@@ -592,9 +592,18 @@ impl Repository {
                             }
                             finding_for(&bad, &pack_finding, index, BlobType::Tree, &subtree.0, &in_lost_pack)
                         }
-                        NodeKind::File { chunks } => chunks.iter().find_map(|c| {
-                            finding_for(&bad, &pack_finding, index, BlobType::Data, &c.id.0, &in_lost_pack)
-                        }),
+                        NodeKind::File { chunks } | NodeKind::Database { chunks, .. } => {
+                            chunks.iter().find_map(|c| {
+                                finding_for(
+                                    &bad,
+                                    &pack_finding,
+                                    index,
+                                    BlobType::Data,
+                                    &c.id.0,
+                                    &in_lost_pack,
+                                )
+                            })
+                        }
                         NodeKind::Symlink { .. } => None,
                     };
                     if let Some(i) = hit {

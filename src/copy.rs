@@ -159,7 +159,12 @@ impl Copier<'_> {
         let mut nodes = Vec::with_capacity(tree.nodes.len());
         for node in tree.nodes {
             let kind = match node.kind {
-                NodeKind::File { chunks } => NodeKind::File { chunks: self.file(chunks)? },
+                NodeKind::File { chunks } => {
+                    NodeKind::File { chunks: self.file(chunks, &self.dest.chunker())? }
+                }
+                NodeKind::Database { chunks, info } => {
+                    NodeKind::Database { chunks: self.file(chunks, &self.dest.dump_chunker())?, info }
+                }
                 NodeKind::Dir { subtree } => NodeKind::Dir { subtree: self.tree(&subtree)? },
                 other @ NodeKind::Symlink { .. } => other,
             };
@@ -173,8 +178,9 @@ impl Copier<'_> {
         Ok(copied)
     }
 
-    /// The destination chunks of a file whose source chunks are `chunks`.
-    fn file(&mut self, chunks: Vec<ChunkRef>) -> Result<Vec<ChunkRef>> {
+    /// The destination chunks, cut by `chunker`, of a file (or database dump) whose source
+    /// chunks are `chunks`.
+    fn file(&mut self, chunks: Vec<ChunkRef>, chunker: &crate::chunker::Chunker) -> Result<Vec<ChunkRef>> {
         if let Some(done) = self.files.get(&chunks) {
             return Ok(done.clone());
         }
@@ -187,7 +193,6 @@ impl Copier<'_> {
             pos: 0,
             failure: None,
         };
-        let chunker = self.dest.chunker();
         let mut stream = chunker.chunks(&mut reader);
         let mut copied = Vec::new();
         while let Some(chunk) = stream.next_chunk() {

@@ -125,7 +125,10 @@ impl DiffWalk<'_> {
                     self.report_if_metadata(&path, &old, &new)?;
                     self.push(stack, Some(a), Some(b), &path)
                 }
-                (NodeKind::File { chunks: a }, NodeKind::File { chunks: b }) if a == b => {
+                (NodeKind::File { chunks: a }, NodeKind::File { chunks: b })
+                | (NodeKind::Database { chunks: a, .. }, NodeKind::Database { chunks: b, .. })
+                    if a == b =>
+                {
                     self.report_if_metadata(&path, &old, &new)
                 }
                 (NodeKind::Symlink { target: a }, NodeKind::Symlink { target: b }) if a == b => {

@@ -1,5 +1,6 @@
 //! Writing snapshot content to a stream (`cairn dump`): a file as its bytes, a directory as
-//! a tar archive.
+//! a tar archive. A database is rebuilt from its dump into a temporary file first, and that
+//! file is what is written.
 
 use std::io::{self, Read, Write};
 
@@ -48,6 +49,12 @@ impl Repository {
                 copied.map_err(output_error)?;
                 Ok(DumpFormat::File)
             }
+            Some(NodeKind::Database { chunks, .. }) => {
+                let db = crate::restore::RebuiltDatabase::new(self, &index, chunks, path)?;
+                let mut file = std::fs::File::open(db.path()).map_err(output_error)?;
+                io::copy(&mut file, out).map_err(output_error)?;
+                Ok(DumpFormat::File)
+            }
             Some(NodeKind::Symlink { .. }) => Err(Error::invalid(
                 "path",
                 format!("{path} is a symbolic link; dump its directory or its target"),
@@ -80,6 +87,13 @@ impl Repository {
                     let target = std::path::Path::new(std::ffi::OsStr::from_bytes(target));
                     builder.append_link(&mut header, name, target).map_err(output_error)
                 }
+                NodeKind::Database { chunks, .. } => {
+                    let label = String::from_utf8_lossy(path);
+                    let db = crate::restore::RebuiltDatabase::new(self, index, chunks, &label)?;
+                    let file = std::fs::File::open(db.path()).map_err(output_error)?;
+                    header.set_size(file.metadata().map_err(output_error)?.len());
+                    builder.append_data(&mut header, name, file).map_err(output_error)
+                }
             }
         })?;
         builder.into_inner().map_err(output_error)?;
@@ -98,7 +112,7 @@ fn tar_header(node: &Node) -> tar::Header {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_size(0);
         }
-        NodeKind::File { .. } => {
+        NodeKind::File { .. } | NodeKind::Database { .. } => {
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(node.meta.size);
         }
@@ -112,18 +126,18 @@ fn tar_header(node: &Node) -> tar::Header {
 
 /// Reads a file's content blob by blob; a repository error is kept aside so it can be
 /// reported as itself rather than as an I/O error.
-struct ContentReader<'a> {
+pub(crate) struct ContentReader<'a> {
     repo: &'a Repository,
     index: &'a Index,
     chunks: &'a [ChunkRef],
     next: usize,
     buffer: Vec<u8>,
     position: usize,
-    error: Option<Error>,
+    pub(crate) error: Option<Error>,
 }
 
 impl<'a> ContentReader<'a> {
-    fn new(repo: &'a Repository, index: &'a Index, chunks: &'a [ChunkRef]) -> Self {
+    pub(crate) fn new(repo: &'a Repository, index: &'a Index, chunks: &'a [ChunkRef]) -> Self {
         ContentReader { repo, index, chunks, next: 0, buffer: Vec::new(), position: 0, error: None }
     }
 }

@@ -28,6 +28,8 @@ pub enum ObjectKind {
     Lock,
     /// A retention policy file.
     Policy,
+    /// A SQLite database stored as its dump.
+    Database,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -42,6 +44,7 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::TreeBlob => "tree blob",
             ObjectKind::Lock => "lock",
             ObjectKind::Policy => "policy",
+            ObjectKind::Database => "database",
         })
     }
 }
@@ -67,6 +70,9 @@ pub enum Damage {
     /// The object is larger than any valid object of its kind.
     #[error("it is larger than any valid object of its kind")]
     TooLarge,
+    /// A database's dump does not rebuild into the database it describes.
+    #[error("it does not rebuild into a sound database: {0}")]
+    Rebuild(String),
 }
 
 /// The category of an [`Error`], for callers that branch on it.
@@ -104,6 +110,41 @@ pub enum ErrorKind {
     Cancelled,
     /// The operating system failed in a way that is not about the repository or the data.
     System,
+    /// A database in the snapshot has a newer schema than the app restoring it understands.
+    SchemaIncompatible,
+}
+
+/// The error categories an app shows its users (the seeds' taxonomy); every [`ErrorKind`]
+/// that is one of them maps onto it through [`Error::category`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// Wrong password or key, or credentials the storage refused.
+    Auth,
+    /// The storage could not be reached or kept failing.
+    Network,
+    /// The storage (or the restore target) is full.
+    StorageFull,
+    /// Stored data does not match its checksum, or is missing or malformed.
+    ChecksumMismatch,
+    /// Stored data failed authenticated decryption.
+    DecryptionFailed,
+    /// A database's schema is newer than the app understands.
+    SchemaIncompatible,
+}
+
+impl Category {
+    /// The category's name in the seeds' taxonomy, e.g. `STORAGE_FULL`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Auth => "AUTH",
+            Category::Network => "NETWORK",
+            Category::StorageFull => "STORAGE_FULL",
+            Category::ChecksumMismatch => "CHECKSUM_MISMATCH",
+            Category::DecryptionFailed => "DECRYPTION_FAILED",
+            Category::SchemaIncompatible => "SCHEMA_INCOMPATIBLE",
+        }
+    }
 }
 
 /// Errors of the cairn library.
@@ -223,6 +264,32 @@ pub enum Error {
     /// The operation was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// A database in the snapshot has a schema version (`PRAGMA user_version`) newer than the
+    /// newest the restoring app declared it understands; nothing was written.
+    #[error(
+        "{path} in the snapshot has schema version {found}, newer than {supported}, the newest this app understands; update the app, then restore"
+    )]
+    SchemaIncompatible {
+        /// The database's path in the snapshot.
+        path: String,
+        /// Its `user_version`.
+        found: i32,
+        /// The newest version the app understands.
+        supported: i32,
+    },
+    /// The safety snapshot before an in-place restore could not read everything it was to
+    /// hold, so the restore did not start.
+    #[error(
+        "the safety snapshot could not read {count} file(s), first {first}: {reason}; nothing was restored: make them readable, or restore without a safety snapshot"
+    )]
+    SafetySnapshotIncomplete {
+        /// How many entries could not be read.
+        count: usize,
+        /// The first of them.
+        first: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A system facility failed (random numbers, threads).
     #[error("{what} failed: {source}")]
     System {
@@ -247,7 +314,9 @@ impl Error {
             Error::Storage(e) if e.kind == crate::storage::StorageErrorKind::Unauthorized => ErrorKind::Auth,
             Error::Storage(e) if e.is_transient() => ErrorKind::Network,
             Error::Storage(_) => ErrorKind::Storage,
-            Error::SourceUnreadable { .. } => ErrorKind::SourceUnreadable,
+            Error::SourceUnreadable { .. } | Error::SafetySnapshotIncomplete { .. } => {
+                ErrorKind::SourceUnreadable
+            }
             Error::TargetUnwritable { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 ErrorKind::StorageFull
             }
@@ -259,6 +328,23 @@ impl Error {
             Error::Locked { .. } | Error::LockLost { .. } => ErrorKind::Locked,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::System { .. } => ErrorKind::System,
+            Error::SchemaIncompatible { .. } => ErrorKind::SchemaIncompatible,
+        }
+    }
+
+    /// The error's category in the taxonomy apps show users, if it has one.
+    #[must_use]
+    pub fn category(&self) -> Option<Category> {
+        match self {
+            Error::Corrupt { damage: Damage::Decryption, .. } => Some(Category::DecryptionFailed),
+            _ => match self.kind() {
+                ErrorKind::Auth => Some(Category::Auth),
+                ErrorKind::Network => Some(Category::Network),
+                ErrorKind::StorageFull => Some(Category::StorageFull),
+                ErrorKind::Corrupt => Some(Category::ChecksumMismatch),
+                ErrorKind::SchemaIncompatible => Some(Category::SchemaIncompatible),
+                _ => None,
+            },
         }
     }
 

@@ -349,7 +349,7 @@ impl Repository {
                                 next.push(subtree);
                             }
                         }
-                        NodeKind::File { chunks } => {
+                        NodeKind::File { chunks } | NodeKind::Database { chunks, .. } => {
                             for chunk in chunks {
                                 let position = index
                                     .position(BlobType::Data, &chunk.id.0)

@@ -269,7 +269,11 @@ impl Rewriter<'_> {
                     }
                 }
                 NodeKind::Dir { .. } => lost.push(path),
-                NodeKind::File { chunks } if !self.all_present(chunks) => lost.push(path),
+                NodeKind::File { chunks } | NodeKind::Database { chunks, .. }
+                    if !self.all_present(chunks) =>
+                {
+                    lost.push(path);
+                }
                 _ => nodes.push(node),
             }
         }

@@ -226,6 +226,11 @@ impl Repository {
         self.sealer.chunker(self.config.chunker)
     }
 
+    /// The chunker of SQLite dumps (SPEC §16.4): the repository's key, small chunks.
+    pub(crate) fn dump_chunker(&self) -> Chunker {
+        self.sealer.chunker(cairn_format::sqlite::DUMP_CHUNKER)
+    }
+
     /// Seals `body` as a file of `kind`, stores it under the hash of its bytes and returns
     /// that id and the file's length. Storing the same bytes twice is harmless.
     pub(crate) fn write_file(&self, kind: SealedFile, body: &[u8]) -> Result<(ObjectId, u64)> {

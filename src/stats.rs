@@ -72,7 +72,7 @@ impl Repository {
                         stack.push(subtree);
                     }
                     NodeKind::Symlink { .. } => stats.symlinks += 1,
-                    NodeKind::File { chunks: list } => {
+                    NodeKind::File { chunks: list } | NodeKind::Database { chunks: list, .. } => {
                         stats.files += 1;
                         stats.restore_size += node.meta.size;
                         for chunk in list {

@@ -27,7 +27,7 @@ use crate::wire::Reader;
 pub type Check = fn(&[u8]);
 
 /// Every fuzz target, by its name under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Check); 10] = [
+pub const TARGETS: [(&str, Check); 11] = [
     ("decode_config", config),
     ("decode_key_slot", key_slot),
     ("decode_pack", pack),
@@ -38,7 +38,29 @@ pub const TARGETS: [(&str, Check); 10] = [
     ("decode_lock", lock),
     ("decode_policy", policy),
     ("sealed", opened_payload),
+    ("decode_sqlite_dump", sqlite_dump),
 ];
+
+/// A SQLite dump stream (SPEC §16): its header, then records read one at a time the way a
+/// restore reads them; every accepted piece must encode back to the same bytes (dumps are
+/// chunked and deduplicated, so the encoding is canonical).
+pub fn sqlite_dump(data: &[u8]) {
+    use crate::sqlite::{DUMP_HEADER_LEN, DumpHeader, RECORD_PREFIX_LEN, Record, record_len};
+    let Some((header, mut rest)) = data.split_at_checked(DUMP_HEADER_LEN) else { return };
+    if let Ok(decoded) = DumpHeader::decode(header) {
+        assert_eq!(decoded.encode().as_slice(), header);
+    }
+    while let Some((prefix, body)) = rest.split_at_checked(RECORD_PREFIX_LEN) {
+        let prefix: [u8; RECORD_PREFIX_LEN] = prefix.try_into().expect("split at the prefix length");
+        let Ok(len) = record_len(prefix, body.len() as u64) else { return };
+        let Some((record, tail)) = body.split_at_checked(len) else { return };
+        let Ok(decoded) = Record::decode(record) else { return };
+        let mut again = Vec::new();
+        decoded.encode_into(&mut again).expect("a decoded record encodes");
+        assert_eq!(again.get(RECORD_PREFIX_LEN..), Some(record));
+        rest = tail;
+    }
+}
 
 /// A config file.
 pub fn config(data: &[u8]) {

@@ -18,6 +18,7 @@
 //! | §8 index files | [`index`] |
 //! | §9 trees | [`tree`] |
 //! | §10 snapshots, locks, policies | [`snapshot`], [`lock`], [`policy`] |
+//! | §16 SQLite database dumps | [`sqlite`] |
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used, clippy::panic))]
 
@@ -35,6 +36,7 @@ pub mod lock;
 pub mod pack;
 pub mod policy;
 pub mod snapshot;
+pub mod sqlite;
 pub mod timestamp;
 pub mod tree;
 pub mod wire;

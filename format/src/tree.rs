@@ -7,6 +7,7 @@ use crate::id::{ChunkId, ID_LEN, ObjectId, TreeId};
 use crate::limits::{
     MAX_CHUNK_LEN, MAX_FILE_CHUNKS, MAX_NAME_LEN, MAX_SYMLINK_LEN, MAX_TREE_LEN, MAX_TREE_NODES,
 };
+use crate::sqlite::DatabaseInfo;
 use crate::timestamp::Timestamp;
 use crate::wire::{Reader, Writer, check_range};
 
@@ -41,6 +42,14 @@ pub enum NodeKind {
         #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_bytes_lossy"))]
         target: Vec<u8>,
     },
+    /// A SQLite database, stored as its dump (SPEC §16) rather than its file's bytes; restore
+    /// rebuilds the database from the dump.
+    Database {
+        /// The chunks, concatenated in order, are the dump.
+        chunks: Vec<ChunkRef>,
+        /// What the database held, for listing and for schema checks before a restore.
+        info: DatabaseInfo,
+    },
 }
 
 impl NodeKind {
@@ -49,6 +58,16 @@ impl NodeKind {
             NodeKind::File { .. } => 1,
             NodeKind::Dir { .. } => 2,
             NodeKind::Symlink { .. } => 3,
+            NodeKind::Database { .. } => 4,
+        }
+    }
+
+    /// The data chunks the node's content is made of: a file's content or a database's dump.
+    #[must_use]
+    pub fn chunks(&self) -> Option<&[ChunkRef]> {
+        match self {
+            NodeKind::File { chunks } | NodeKind::Database { chunks, .. } => Some(chunks),
+            NodeKind::Dir { .. } | NodeKind::Symlink { .. } => None,
         }
     }
 }
@@ -153,6 +172,7 @@ fn check_node(node: &Node) -> Result<(), FormatError> {
     check_range("tree.node.ctime", u64::from(meta.ctime.nanos), 0, 999_999_999)?;
     match &node.kind {
         NodeKind::File { chunks } => check_file_size(chunks, meta.size),
+        NodeKind::Database { chunks, .. } => check_chunk_lens(chunks).map(|_| ()),
         NodeKind::Dir { .. } if meta.size != 0 => Err(invalid("tree.node.size", "a directory's size is 0")),
         NodeKind::Dir { .. } => Ok(()),
         NodeKind::Symlink { target } => {
@@ -189,12 +209,10 @@ fn encode_node(node: &Node, w: &mut Writer) -> Result<(), FormatError> {
     w.u64(meta.inode);
     w.u64(meta.size);
     match &node.kind {
-        NodeKind::File { chunks } => {
-            w.count_u32("tree.node.chunk_count", chunks.len(), MAX_FILE_CHUNKS)?;
-            for chunk in chunks {
-                w.bytes(chunk.id.0.as_bytes());
-                w.u32(chunk.raw_len);
-            }
+        NodeKind::File { chunks } => encode_chunks(chunks, w)?,
+        NodeKind::Database { chunks, info } => {
+            encode_chunks(chunks, w)?;
+            info.encode(w)?;
         }
         NodeKind::Dir { subtree } => w.bytes(subtree.0.as_bytes()),
         NodeKind::Symlink { target } => w.bytes16("tree.node.target", target, MAX_SYMLINK_LEN)?,
@@ -216,18 +234,10 @@ fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
         size: r.u64("tree.node.size")?,
     };
     let kind = match kind_code {
-        1 => {
-            let count = r.count_u32("tree.node.chunk_count", MAX_FILE_CHUNKS, CHUNK_REF_LEN)?;
-            let mut chunks = Vec::with_capacity(count);
-            for _ in 0..count {
-                let id = ChunkId(ObjectId(r.array("tree.node.chunk.id")?));
-                let raw_len = r.u32("tree.node.chunk.raw_len")?;
-                chunks.push(ChunkRef { id, raw_len });
-            }
-            NodeKind::File { chunks }
-        }
+        1 => NodeKind::File { chunks: decode_chunks(r)? },
         2 => NodeKind::Dir { subtree: TreeId(ObjectId(r.array("tree.node.subtree")?)) },
         3 => NodeKind::Symlink { target: r.bytes16("tree.node.target", MAX_SYMLINK_LEN)?.to_vec() },
+        4 => NodeKind::Database { chunks: decode_chunks(r)?, info: DatabaseInfo::decode(r)? },
         other => {
             return Err(FormatError::Unsupported { field: "tree.node.kind", found: u64::from(other) });
         }
@@ -237,13 +247,38 @@ fn decode_node(r: &mut Reader<'_>) -> Result<Node, FormatError> {
     Ok(node)
 }
 
-fn check_file_size(chunks: &[ChunkRef], size: u64) -> Result<(), FormatError> {
+fn encode_chunks(chunks: &[ChunkRef], w: &mut Writer) -> Result<(), FormatError> {
+    w.count_u32("tree.node.chunk_count", chunks.len(), MAX_FILE_CHUNKS)?;
+    for chunk in chunks {
+        w.bytes(chunk.id.0.as_bytes());
+        w.u32(chunk.raw_len);
+    }
+    Ok(())
+}
+
+fn decode_chunks(r: &mut Reader<'_>) -> Result<Vec<ChunkRef>, FormatError> {
+    let count = r.count_u32("tree.node.chunk_count", MAX_FILE_CHUNKS, CHUNK_REF_LEN)?;
+    let mut chunks = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = ChunkId(ObjectId(r.array("tree.node.chunk.id")?));
+        let raw_len = r.u32("tree.node.chunk.raw_len")?;
+        chunks.push(ChunkRef { id, raw_len });
+    }
+    Ok(chunks)
+}
+
+/// Checks every chunk's length and returns their sum.
+fn check_chunk_lens(chunks: &[ChunkRef]) -> Result<u64, FormatError> {
     let mut total: u64 = 0;
     for chunk in chunks {
         check_range("tree.node.chunk.raw_len", u64::from(chunk.raw_len), 1, u64::from(MAX_CHUNK_LEN))?;
         total += u64::from(chunk.raw_len);
     }
-    if total != size {
+    Ok(total)
+}
+
+fn check_file_size(chunks: &[ChunkRef], size: u64) -> Result<(), FormatError> {
+    if check_chunk_lens(chunks)? != size {
         return Err(invalid("tree.node.size", "differs from the sum of the chunk lengths"));
     }
     Ok(())
@@ -294,6 +329,25 @@ mod tests {
                 },
             ],
         };
+        assert_eq!(Tree::decode(&tree.encode().unwrap()).unwrap(), tree);
+    }
+
+    #[test]
+    fn database_nodes_round_trip() {
+        let mut db = file(b"app.db", &[100, 200]);
+        let NodeKind::File { chunks } = db.kind else { unreachable!() };
+        db.kind = NodeKind::Database {
+            chunks,
+            info: DatabaseInfo {
+                user_version: 7,
+                application_id: -2,
+                page_size: 4096,
+                tables: vec![crate::sqlite::TableRows { name: "notes".into(), rows: 12 }],
+            },
+        };
+        // A database node's size is the database file's, not the dump's.
+        db.meta.size = 8192;
+        let tree = Tree { nodes: vec![db] };
         assert_eq!(Tree::decode(&tree.encode().unwrap()).unwrap(), tree);
     }
 

@@ -14,7 +14,6 @@ use cairn_format::envelope::BlobType;
 use cairn_format::header::FileKind;
 use cairn_format::id::{SnapshotId, TreeId};
 use cairn_format::snapshot::{Snapshot, Summary};
-use cairn_format::tree::NodeKind;
 
 use crate::error::{Error, Result};
 use crate::glob::PathFilter;
@@ -55,6 +54,11 @@ pub struct BackupOptions {
     pub meta: Vec<(String, String)>,
     /// Worker threads for reading and for sealing; the number of CPUs when `None`.
     pub threads: Option<usize>,
+    /// How SQLite databases are recognised and read.
+    pub sqlite_mode: crate::sqlite::SqliteMode,
+    /// Files to read as SQLite databases whatever `sqlite_mode` recognises (with
+    /// [`SqliteMode::Off`](crate::sqlite::SqliteMode::Off), the only ones).
+    pub sqlite_paths: Vec<PathBuf>,
 }
 
 /// What a backup produced.
@@ -84,6 +88,7 @@ impl Repository {
         let started = crate::clock::now();
         let sources = resolve_sources(sources)?;
         let excludes = PathFilter::new(&options.excludes)?;
+        let databases = walker::Databases::new(options.sqlite_mode, &options.sqlite_paths)?;
         let host = options.host.clone().unwrap_or_else(crate::clock::hostname);
         let paths: Vec<Vec<u8>> = sources.iter().map(|s| path_bytes(&s.path)).collect();
         // The lock comes first: a prune that does not see it may only have finished before
@@ -115,6 +120,8 @@ impl Repository {
                 let walker = Walker {
                     shared: &shared,
                     chunker: self.chunker(),
+                    dump_chunker: self.dump_chunker(),
+                    databases: &databases,
                     excludes: &excludes,
                     seal,
                     readers: &readers,
@@ -169,7 +176,12 @@ impl Repository {
         let index = Index::load(self)?;
         let lost = || Error::LockLost { reason: "a prune removed data this backup refers to".into() };
         crate::tree::walk_tree(self, &index, root, b"", true, &mut |_, node| match &node.kind {
-            NodeKind::File { chunks } if !chunks.iter().all(|c| index.contains(BlobType::Data, &c.id.0)) => {
+            kind if !kind
+                .chunks()
+                .unwrap_or_default()
+                .iter()
+                .all(|c| index.contains(BlobType::Data, &c.id.0)) =>
+            {
                 Err(lost())
             }
             _ => Ok(()),

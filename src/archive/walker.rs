@@ -2,6 +2,7 @@
 //! node for every file whose metadata did not change, reads and chunks the others in
 //! parallel, and builds one tree per directory bottom-up.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
@@ -19,6 +20,8 @@ use super::pipeline::{SealJob, Shared, add};
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
 use crate::glob::PathFilter;
+use crate::sqlite::dump::{DumpError, Dumper};
+use crate::sqlite::{COMPANION_SUFFIXES, SqliteMode, companion_name};
 use crate::tree::load_tree;
 
 thread_local! {
@@ -33,10 +36,45 @@ pub(crate) struct Source {
     pub(crate) name: Vec<u8>,
 }
 
+/// Which files a backup reads as SQLite databases.
+pub(crate) struct Databases {
+    mode: SqliteMode,
+    /// Paths given with `--sqlite`, absolute and normalized like the sources.
+    listed: HashSet<PathBuf>,
+}
+
+impl Databases {
+    pub(crate) fn new(mode: SqliteMode, paths: &[PathBuf]) -> Result<Databases> {
+        let mut listed = HashSet::with_capacity(paths.len());
+        for path in paths {
+            let absolute = std::path::absolute(path)
+                .map_err(|e| Error::SourceUnreadable { path: path.clone(), source: e })?;
+            listed.insert(super::normalize(&absolute));
+        }
+        Ok(Databases { mode, listed })
+    }
+
+    fn is_database(&self, path: &Path) -> bool {
+        self.listed.contains(path) || (self.mode != SqliteMode::Off && crate::sqlite::has_sqlite_header(path))
+    }
+}
+
+/// The companion files (`-wal`, `-shm`, `-journal`) of the databases in one directory.
+#[derive(Default)]
+struct Companions {
+    /// Names not stored as files: their content is read through SQLite with the database.
+    skipped: HashSet<Vec<u8>>,
+    /// Databases with a non-empty WAL or journal: changed even if the file's metadata is not.
+    active: HashSet<Vec<u8>>,
+}
+
 /// Walks sources and builds trees, sending new blobs to the pipeline.
 pub(crate) struct Walker<'s, 'a> {
     pub(crate) shared: &'s Shared<'a>,
     pub(crate) chunker: Chunker,
+    /// The chunker of database dumps (SPEC §16.4).
+    pub(crate) dump_chunker: Chunker,
+    pub(crate) databases: &'s Databases,
     pub(crate) excludes: &'s PathFilter,
     pub(crate) seal: Sender<SealJob>,
     pub(crate) readers: &'s rayon::ThreadPool,
@@ -114,13 +152,18 @@ impl Walker<'_, '_> {
         entries: Vec<(Vec<u8>, PathBuf, Metadata)>,
         parent: Option<&Tree>,
     ) -> Result<TreeId> {
+        let companions = self.companions(&entries);
         let mut pending = Vec::with_capacity(entries.len());
         for (name, path, meta) in entries {
             self.shared.check()?;
+            if companions.skipped.contains(&name) {
+                continue;
+            }
             let previous = parent.and_then(|tree| find(tree, &name));
             let file_type = meta.file_type();
             if file_type.is_file() {
-                pending.push(self.plan_file(name, path, meta, previous));
+                let active = companions.active.contains(&name);
+                pending.push(self.plan_file(name, path, meta, previous, active));
             } else if file_type.is_dir() {
                 if let Some(node) = self.archive_subdir(name, &path, &meta, previous)? {
                     pending.push(Pending::Done(node));
@@ -142,8 +185,30 @@ impl Walker<'_, '_> {
             }
             // Sockets, FIFOs and device nodes are not stored (SPEC §9).
         }
-        let nodes = self.read_files(pending)?;
+        let mut nodes = self.read_files(pending)?;
+        // A database that could not be read through SQLite brings its companion files back.
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
         self.store_tree(&Tree { nodes })
+    }
+
+    /// Finds the companion files of databases among a directory's (sorted) entries.
+    fn companions(&self, entries: &[(Vec<u8>, PathBuf, Metadata)]) -> Companions {
+        let mut found = Companions::default();
+        for (name, _, meta) in entries {
+            for suffix in COMPANION_SUFFIXES {
+                let Some(base) = name.strip_suffix(suffix.as_bytes()) else { continue };
+                let Ok(at) = entries.binary_search_by(|e| e.0.as_slice().cmp(base)) else { continue };
+                let (_, base_path, base_meta) = &entries[at];
+                if !base_meta.is_file() || !self.databases.is_database(base_path) {
+                    continue;
+                }
+                found.skipped.insert(name.clone());
+                if suffix != "-shm" && meta.len() > 0 {
+                    found.active.insert(base.to_vec());
+                }
+            }
+        }
+        found
     }
 
     /// A directory below the source: its tree, unless it is nested deeper than trees may be
@@ -181,11 +246,20 @@ impl Walker<'_, '_> {
     }
 
     /// Reuses the parent's node when size, mtime, ctime and inode are unchanged and every
-    /// chunk is still stored; otherwise the file must be read.
-    fn plan_file(&self, name: Vec<u8>, path: PathBuf, meta: Metadata, previous: Option<&Node>) -> Pending {
+    /// chunk is still stored; otherwise the file must be read. A database with a non-empty
+    /// WAL or journal (`active`) is always read: its committed content may be there.
+    fn plan_file(
+        &self,
+        name: Vec<u8>,
+        path: PathBuf,
+        meta: Metadata,
+        previous: Option<&Node>,
+        active: bool,
+    ) -> Pending {
         let current = node_meta(&meta);
         if let Some(node) = previous
-            && let NodeKind::File { chunks } = &node.kind
+            && let Some(chunks) = node.kind.chunks()
+            && !active
             && unchanged(&node.meta, &current)
             && chunks.iter().all(|c| self.shared.has(BlobType::Data, &c.id.0))
         {
@@ -200,28 +274,29 @@ impl Walker<'_, '_> {
                 meta: NodeMeta { size: node.meta.size, ..current },
             });
         }
-        let existed = previous.is_some_and(|n| matches!(n.kind, NodeKind::File { .. }));
+        let existed = previous.is_some_and(|n| n.kind.chunks().is_some());
         Pending::Read { path, name, meta, existed }
     }
 
     /// Reads the files among `pending` in parallel; unreadable ones are dropped with a warning.
     fn read_files(&self, pending: Vec<Pending>) -> Result<Vec<Node>> {
-        let results: Vec<Result<Option<Node>>> = self.readers.install(|| {
+        let results: Vec<Result<Vec<Node>>> = self.readers.install(|| {
             pending
                 .into_par_iter()
                 .map(|item| match item {
-                    Pending::Done(node) => Ok(Some(node)),
+                    Pending::Done(node) => Ok(vec![node]),
+                    Pending::Read { path, name, meta, existed } if self.databases.is_database(&path) => {
+                        self.read_database(&path, name, &meta, existed)
+                    }
                     Pending::Read { path, name, meta, existed } => {
-                        self.read_file(&path, name, &meta, existed)
+                        Ok(self.read_file(&path, name, &meta, existed)?.into_iter().collect())
                     }
                 })
                 .collect()
         });
         let mut nodes = Vec::with_capacity(results.len());
         for result in results {
-            if let Some(node) = result? {
-                nodes.push(node);
-            }
+            nodes.extend(result?);
         }
         Ok(nodes)
     }
@@ -237,11 +312,25 @@ impl Walker<'_, '_> {
                 return Ok(None);
             }
         };
+        let Some((chunks, size)) = self.chunk_content(file, path, true)? else { return Ok(None) };
+        self.shared.meter.add_done(1, 0);
+        self.warn_if_changed(path, meta, size);
+        self.count_file(existed, size);
+        Ok(Some(Node { name, kind: NodeKind::File { chunks }, meta: NodeMeta { size, ..node_meta(meta) } }))
+    }
+
+    /// Chunks a stream and sends its new chunks to the pipeline; a read error drops the file
+    /// with a warning (`None`).
+    fn chunk_content(
+        &self,
+        reader: impl std::io::Read,
+        path: &Path,
+        metered: bool,
+    ) -> Result<Option<(Vec<ChunkRef>, u64)>> {
         let mut chunks = Vec::new();
         let mut size = 0u64;
-        let mut stream = self.chunker.chunks_in(file, READ_BUFFER.take());
+        let mut stream = self.chunker.chunks_in(reader, READ_BUFFER.take());
         while let Some(chunk) = stream.next_chunk() {
-            self.shared.check()?;
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
@@ -250,29 +339,136 @@ impl Walker<'_, '_> {
                     return Ok(None);
                 }
             };
-            let raw_len = u32::try_from(chunk.len()).expect("chunks are at most 16 MiB");
-            size += u64::from(raw_len);
-            self.shared.meter.add_done(0, u64::from(raw_len));
-            add(&self.shared.counters.bytes_read, u64::from(raw_len));
-            let id = self.shared.repo.sealer().chunk_id(chunk);
-            chunks.push(ChunkRef { id, raw_len });
-            if !self.shared.claim(BlobType::Data, &id.0) {
-                add(&self.shared.counters.data_blobs_added, 1);
-                add(&self.shared.counters.data_added_raw, u64::from(raw_len));
-                let mut raw = self.shared.buffers.take();
-                raw.extend_from_slice(chunk);
-                let job = SealJob { blob_type: BlobType::Data, id: id.0, raw };
-                self.seal.send(job).map_err(|_| Error::Cancelled)?;
-            }
+            let chunk_ref = self.add_chunk(chunk, metered)?;
+            size += u64::from(chunk_ref.raw_len);
+            chunks.push(chunk_ref);
         }
         READ_BUFFER.set(stream.into_buffer());
-        self.shared.meter.add_done(1, 0);
-        self.warn_if_changed(path, meta, size);
+        Ok(Some((chunks, size)))
+    }
+
+    /// Counts a chunk that was read, and sends it to the pipeline unless it is stored.
+    fn add_chunk(&self, chunk: &[u8], metered: bool) -> Result<ChunkRef> {
+        self.shared.check()?;
+        let raw_len = u32::try_from(chunk.len()).expect("chunks are at most 16 MiB");
+        if metered {
+            self.shared.meter.add_done(0, u64::from(raw_len));
+        }
+        add(&self.shared.counters.bytes_read, u64::from(raw_len));
+        let id = self.shared.repo.sealer().chunk_id(chunk);
+        if !self.shared.claim(BlobType::Data, &id.0) {
+            add(&self.shared.counters.data_blobs_added, 1);
+            add(&self.shared.counters.data_added_raw, u64::from(raw_len));
+            let mut raw = self.shared.buffers.take();
+            raw.extend_from_slice(chunk);
+            let job = SealJob { blob_type: BlobType::Data, id: id.0, raw };
+            self.seal.send(job).map_err(|_| Error::Cancelled)?;
+        }
+        Ok(ChunkRef { id, raw_len })
+    }
+
+    fn count_file(&self, existed: bool, size: u64) {
         let counters = &self.shared.counters;
         add(if existed { &counters.files_changed } else { &counters.files_new }, 1);
         add(&counters.total_files, 1);
         add(&counters.total_bytes, size);
-        Ok(Some(Node { name, kind: NodeKind::File { chunks }, meta: NodeMeta { size, ..node_meta(meta) } }))
+    }
+
+    /// Reads a database through SQLite at one consistent point and stores its dump; one a dump
+    /// cannot reproduce (or any, with `--sqlite-mode file`) is stored as its page image. One
+    /// SQLite cannot read is stored as plain files, itself and its companions, with a warning.
+    fn read_database(&self, path: &Path, name: Vec<u8>, meta: &Metadata, existed: bool) -> Result<Vec<Node>> {
+        self.shared.check()?;
+        self.shared.meter.set_current(path);
+        if self.databases.mode == SqliteMode::File {
+            return self.read_page_image(path, name, meta, existed);
+        }
+        let dumper = match Dumper::open(path) {
+            Ok(dumper) => dumper,
+            Err(DumpError::Unsupported(reason)) => {
+                self.shared
+                    .notice(path, format!("stored as its page image: a dump cannot hold its {reason}"));
+                return self.read_page_image(path, name, meta, existed);
+            }
+            Err(e) => return self.read_as_plain_files(path, &name, meta, existed, &e.to_string()),
+        };
+        let mut chunks = Vec::new();
+        let dumped = crate::sqlite::dump_in_chunks(dumper, &self.dump_chunker, |chunk| {
+            chunks.push(self.add_chunk(chunk, false)?);
+            Ok(())
+        })?;
+        let summary = match dumped {
+            Ok(summary) => summary,
+            Err(DumpError::Unsupported(reason)) => {
+                self.shared
+                    .notice(path, format!("stored as its page image: a dump cannot hold its {reason}"));
+                return self.read_page_image(path, name, meta, existed);
+            }
+            Err(e) => return self.read_as_plain_files(path, &name, meta, existed, &e.to_string()),
+        };
+        self.shared.meter.add_done(1, meta.len());
+        self.count_file(existed, meta.len());
+        let info = cairn_format::sqlite::DatabaseInfo {
+            user_version: summary.header.user_version,
+            application_id: summary.header.application_id,
+            page_size: summary.header.page_size,
+            tables: summary.tables,
+        };
+        // The node keeps the database file's metadata, size included, for change detection.
+        Ok(vec![Node { name, kind: NodeKind::Database { chunks, info }, meta: node_meta(meta) }])
+    }
+
+    /// Stores a database's page image, copied with SQLite's online backup API, as a file.
+    fn read_page_image(
+        &self,
+        path: &Path,
+        name: Vec<u8>,
+        meta: &Metadata,
+        existed: bool,
+    ) -> Result<Vec<Node>> {
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-page-image-")
+            .tempdir()
+            .map_err(|e| Error::system("creating a temporary directory", e))?;
+        let copy = dir.path().join("database");
+        if let Err(e) = crate::sqlite::copy_page_image(path, &copy) {
+            return self.read_as_plain_files(path, &name, meta, existed, &e.to_string());
+        }
+        let file = std::fs::File::open(&copy).map_err(|e| Error::system("reading a database copy", e))?;
+        let Some((chunks, size)) = self.chunk_content(file, path, false)? else { return Ok(Vec::new()) };
+        self.shared.meter.add_done(1, meta.len());
+        self.count_file(existed, size);
+        Ok(vec![Node { name, kind: NodeKind::File { chunks }, meta: NodeMeta { size, ..node_meta(meta) } }])
+    }
+
+    /// The fallback for a database SQLite cannot read: its bytes and its companions' bytes,
+    /// as they are, so nothing that was there is left out.
+    fn read_as_plain_files(
+        &self,
+        path: &Path,
+        name: &[u8],
+        meta: &Metadata,
+        existed: bool,
+        reason: &str,
+    ) -> Result<Vec<Node>> {
+        self.shared.warn(
+            path,
+            format!(
+                "cannot read it through SQLite ({reason}); stored as plain files with its -wal/-journal files"
+            ),
+        );
+        let mut nodes: Vec<Node> = self.read_file(path, name.to_vec(), meta, existed)?.into_iter().collect();
+        let dir = path.parent().unwrap_or_else(|| Path::new("/"));
+        for suffix in COMPANION_SUFFIXES {
+            let companion_name = companion_name(name, suffix);
+            let companion = dir.join(OsStr::from_bytes(&companion_name));
+            if let Ok(companion_meta) = std::fs::symlink_metadata(&companion)
+                && companion_meta.is_file()
+            {
+                nodes.extend(self.read_file(&companion, companion_name, &companion_meta, false)?);
+            }
+        }
+        Ok(nodes)
     }
 
     /// A file written to while it was read is stored as read, with a warning: the copy may

@@ -322,6 +322,14 @@ pub struct BackupArgs {
     /// Store KEY=VALUE metadata in the snapshot (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
+    /// SQLite databases: `auto` reads each (found by its header) through SQLite at one
+    /// consistent point and stores its dump, so daily backups store about the changed rows;
+    /// `file` stores a consistent page image instead; `off` copies database files as bytes.
+    #[arg(long, value_name = "MODE", default_value = "auto", env = "CAIRN_SQLITE_MODE")]
+    pub sqlite_mode: cairn::sqlite::SqliteMode,
+    /// Read this file as a SQLite database whatever --sqlite-mode finds (repeatable).
+    #[arg(long = "sqlite", value_name = "PATH")]
+    pub sqlite_paths: Vec<PathBuf>,
     #[command(flatten)]
     pub init_args: InitArgs,
 }
@@ -354,6 +362,16 @@ pub struct RestoreArgs {
     /// Read every restored file back and compare it with the snapshot.
     #[arg(long)]
     pub verify: bool,
+    /// List what would be created or replaced; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace existing files without first taking a `pre-restore` snapshot of them.
+    #[arg(long)]
+    pub no_safety_snapshot: bool,
+    /// Refuse (exit 13) if a database in the snapshot has a schema version (`PRAGMA
+    /// user_version`) above N.
+    #[arg(long, value_name = "N")]
+    pub max_schema_version: Option<i32>,
 }
 
 #[derive(Args, Debug)]

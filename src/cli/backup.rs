@@ -31,6 +31,8 @@ pub fn run(cli: &Cli, args: &BackupArgs, cancel: &CancelToken) -> Result<u8, Cli
         parent,
         meta: parse_meta(&args.meta)?,
         threads: None,
+        sqlite_mode: args.sqlite_mode,
+        sqlite_paths: args.sqlite_paths.clone(),
     };
     let display = Display::new(cli.json, cli.quiet);
     let outcome = repo.backup(&args.paths, &options, &display, cancel);

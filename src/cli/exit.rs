@@ -15,6 +15,8 @@ pub const NO_REPOSITORY: u8 = 10;
 pub const LOCKED: u8 = 11;
 /// Wrong password or key.
 pub const WRONG_PASSWORD: u8 = 12;
+/// A database in the snapshot has a newer schema than the app restoring it declared.
+pub const SCHEMA_INCOMPATIBLE: u8 = 13;
 /// Interrupted (Ctrl-C or cancelled).
 pub const INTERRUPTED: u8 = 130;
 
@@ -23,6 +25,7 @@ pub fn code(error: &cairn::Error) -> u8 {
     match error.kind() {
         ErrorKind::RepositoryMissing => NO_REPOSITORY,
         ErrorKind::Auth => WRONG_PASSWORD,
+        ErrorKind::SchemaIncompatible => SCHEMA_INCOMPATIBLE,
         ErrorKind::Locked => LOCKED,
         ErrorKind::Cancelled => INTERRUPTED,
         _ => FATAL,

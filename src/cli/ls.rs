@@ -22,6 +22,7 @@ pub fn run(cli: &Cli, args: &LsArgs) -> Result<u8, CliError> {
         let node = &entry.node;
         let (kind, target) = match &node.kind {
             NodeKind::File { .. } => ("file", None),
+            NodeKind::Database { .. } => ("database", None),
             NodeKind::Dir { .. } => ("dir", None),
             NodeKind::Symlink { target } => ("symlink", Some(output::path(target))),
         };

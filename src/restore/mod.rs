@@ -3,8 +3,12 @@
 //! written under temporary names and renamed into place once complete, so a final name
 //! never holds a partial file.
 
+mod database;
+mod in_place;
 mod plan;
 
+pub(crate) use database::RebuiltDatabase;
+pub use in_place::{Action, PRE_RESTORE_TAG, PlannedChange, RESTORE_OF};
 pub(crate) use plan::length_mismatch;
 
 use std::fs::{File, FileTimes, OpenOptions};
@@ -38,6 +42,15 @@ pub struct RestoreOptions {
     pub verify: bool,
     /// Worker threads; the number of CPUs when `None`.
     pub threads: Option<usize>,
+    /// Before replacing anything that exists in the target, take a snapshot of it, tagged
+    /// [`PRE_RESTORE_TAG`], so the restore can itself be undone.
+    pub safety_snapshot: bool,
+    /// Only list what would change ([`RestoreOutcome::changes`]); write nothing.
+    pub dry_run: bool,
+    /// The newest database schema version (`PRAGMA user_version`) the app understands: a
+    /// snapshot holding a newer database is refused with [`Error::SchemaIncompatible`]
+    /// before anything is written.
+    pub max_schema_version: Option<i32>,
 }
 
 /// What a restore wrote.
@@ -53,11 +66,21 @@ pub struct RestoreOutcome {
     pub bytes: u64,
     /// Files read back and found identical (with `verify`).
     pub verified: u64,
+    /// Databases rebuilt and checked.
+    pub databases: u64,
+    /// The safety snapshot taken before anything was replaced.
+    pub safety_snapshot: Option<cairn_format::id::SnapshotId>,
+    /// With `dry_run`, what the restore would do to each file and symlink.
+    pub changes: Vec<PlannedChange>,
 }
 
 impl Repository {
     /// Restores `snapshot` into the directory `target` (created if needed). Existing files
-    /// with the same names are replaced.
+    /// with the same names are replaced, each by an atomic rename of a complete, checked copy
+    /// (synced first when it replaces something), so an interrupted restore leaves every file
+    /// old or new, never a mix, and running it again finishes it. Databases are rebuilt from
+    /// their dumps and checked before they replace anything. See [`RestoreOptions`] for the
+    /// safety snapshot, dry runs and schema checks.
     pub fn restore(
         &self,
         snapshot: &SnapshotInfo,
@@ -72,6 +95,23 @@ impl Repository {
         let plan = crate::tree::with_walk_stack(|| {
             plan::build(self, &index, &snapshot.snapshot.tree, target, &include)
         })?;
+        in_place::check_schemas(&plan, options.max_schema_version)?;
+        let databases = plan.files.iter().filter(|f| f.database.is_some()).count() as u64;
+        if options.dry_run {
+            return Ok(RestoreOutcome {
+                files: plan.files.len() as u64,
+                dirs: plan.dirs.len() as u64,
+                symlinks: plan.links.len() as u64,
+                databases,
+                changes: in_place::planned_changes(&plan),
+                ..RestoreOutcome::default()
+            });
+        }
+        let safety = if options.safety_snapshot {
+            self.safety_snapshot(&plan, target, snapshot, progress, cancel)?
+        } else {
+            None
+        };
         let reads = plan::pack_reads(&plan, &index)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(options.threads.unwrap_or(0))
@@ -82,6 +122,7 @@ impl Repository {
         meter.add_total(plan.files.len() as u64, plan.bytes);
         meter.finish_totals();
         let owner = Owner::of(target)?;
+        in_place::write_marker(target, &snapshot.id, safety.as_ref())?;
         let written = with_ticker(&meter, progress, || {
             let result = self.write_all(&plan, &reads, &pool, &meter, owner, cancel);
             if result.is_err() {
@@ -95,7 +136,11 @@ impl Repository {
             symlinks: plan.links.len() as u64,
             bytes: written,
             verified: 0,
+            databases,
+            safety_snapshot: safety,
+            changes: Vec::new(),
         };
+        in_place::remove_marker(target);
         if options.verify {
             let meter = Meter::new(Phase::Verify);
             meter.add_total(plan.files.len() as u64, plan.bytes);
@@ -121,7 +166,7 @@ impl Repository {
         pool.install(|| -> Result<()> {
             plan.files.par_iter().try_for_each(|file| {
                 cancel.check()?;
-                create_file(file, owner, meter)
+                create_file(self, file, owner, meter)
             })?;
             reads.par_iter().try_for_each(|read| {
                 cancel.check()?;
@@ -195,7 +240,7 @@ impl Repository {
                 written.fetch_add(raw.len() as u64, Ordering::Relaxed);
                 meter.add_done(0, raw.len() as u64);
                 if file.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    finish_file(file, owner)?;
+                    finish_file(self, file, owner)?;
                     meter.set_current(&file.path);
                     meter.add_done(1, 0);
                 }
@@ -206,7 +251,7 @@ impl Repository {
 }
 
 /// Creates a file's temporary copy at its full length; an empty file is finished at once.
-fn create_file(file: &FilePlan, owner: Owner, meter: &Meter) -> Result<()> {
+fn create_file(repo: &Repository, file: &FilePlan, owner: Owner, meter: &Meter) -> Result<()> {
     let handle = OpenOptions::new()
         .write(true)
         .create(true)
@@ -216,16 +261,36 @@ fn create_file(file: &FilePlan, owner: Owner, meter: &Meter) -> Result<()> {
     handle.set_len(file.meta.size).map_err(|e| target_error(&file.temp, e))?;
     drop(handle);
     if file.chunks.is_empty() {
-        finish_file(file, owner)?;
+        finish_file(repo, file, owner)?;
         meter.add_done(1, 0);
     }
     Ok(())
 }
 
-/// Sets a complete file's owner, times and mode, then renames it into place.
-fn finish_file(file: &FilePlan, owner: Owner) -> Result<()> {
-    finish_metadata(&file.temp, &file.meta, owner).map_err(|e| target_error(&file.temp, e))?;
-    std::fs::rename(&file.temp, &file.path).map_err(|e| target_error(&file.path, e))
+/// Sets a complete file's owner, times and mode, then renames it into place; a database is
+/// first rebuilt from the dump the file holds, and checked. A file that replaces an existing
+/// one is synced before the rename, so a crash leaves the old file or the new one.
+fn finish_file(repo: &Repository, file: &FilePlan, owner: Owner) -> Result<()> {
+    let Some(db) = &file.database else {
+        finish_metadata(&file.temp, &file.meta, owner).map_err(|e| target_error(&file.temp, e))?;
+        let replacing = std::fs::symlink_metadata(&file.path).is_ok();
+        if replacing {
+            database::sync_file(&file.temp).map_err(|e| target_error(&file.temp, e))?;
+        }
+        std::fs::rename(&file.temp, &file.path).map_err(|e| target_error(&file.path, e))?;
+        if replacing {
+            database::sync_parent(&file.path).map_err(|e| target_error(&file.path, e))?;
+        }
+        return Ok(());
+    };
+    database::remove_with_companions(&db.temp);
+    let dump = File::open(&file.temp).map_err(|e| target_error(&file.temp, e))?;
+    let mut dump = std::io::BufReader::with_capacity(1 << 20, dump);
+    database::rebuild_checked(repo, &mut dump, file.meta.size, &file.chunks, &db.temp, &db.label)?;
+    crate::crashpoint::hit("restore-db-rebuilt");
+    let _ = std::fs::remove_file(&file.temp);
+    finish_metadata(&db.temp, &db.meta, owner).map_err(|e| target_error(&db.temp, e))?;
+    database::replace_database(&db.temp, &file.path).map_err(|e| target_error(&file.path, e))
 }
 
 fn create_symlink(link: &plan::LinkPlan, owner: Owner) -> Result<()> {
@@ -293,8 +358,11 @@ fn tempfile_probe(dir: &Path) -> Result<u32> {
 
 fn remove_temp_files(plan: &Plan) {
     for file in &plan.files {
-        if file.remaining.load(Ordering::Acquire) > 0 || file.chunks.is_empty() {
+        if file.remaining.load(Ordering::Acquire) > 0 || file.chunks.is_empty() || file.database.is_some() {
             let _ = std::fs::remove_file(&file.temp);
+        }
+        if let Some(db) = &file.database {
+            database::remove_with_companions(&db.temp);
         }
     }
 }
@@ -329,6 +397,11 @@ fn verify(
 }
 
 fn file_matches(repo: &Repository, file: &FilePlan, meter: &Meter) -> std::io::Result<bool> {
+    if file.database.is_some() {
+        // A database was checked against its dump before it was put in place.
+        meter.add_done(0, file.meta.size);
+        return Ok(true);
+    }
     let handle = File::open(&file.path)?;
     if handle.metadata()?.len() != file.meta.size {
         return Ok(false);

@@ -31,10 +31,25 @@ pub(crate) struct DirPlan {
 pub(crate) struct FilePlan {
     pub(crate) path: PathBuf,
     pub(crate) temp: PathBuf,
+    /// The metadata of what `temp` receives: for a database, its dump.
     pub(crate) meta: NodeMeta,
     pub(crate) chunks: Vec<ChunkRef>,
     /// Chunks not yet written; the file is finished when it reaches zero.
     pub(crate) remaining: AtomicUsize,
+    /// Set when the chunks are a database's dump, to be rebuilt into the database.
+    pub(crate) database: Option<DatabasePlan>,
+}
+
+/// A database to rebuild from the dump a [`FilePlan`] assembles.
+pub(crate) struct DatabasePlan {
+    /// Where the database is rebuilt before it is put in place.
+    pub(crate) temp: PathBuf,
+    /// The database file's metadata in the snapshot.
+    pub(crate) meta: NodeMeta,
+    /// Its path in the snapshot, for messages.
+    pub(crate) label: String,
+    /// Its schema version.
+    pub(crate) user_version: i32,
 }
 
 pub(crate) struct LinkPlan {
@@ -131,6 +146,26 @@ impl Walk<'_> {
                         meta: node.meta,
                         remaining: AtomicUsize::new(chunks.len()),
                         chunks,
+                        database: None,
+                    });
+                    any = true;
+                }
+                NodeKind::Database { chunks, info } if chosen => {
+                    let number = self.plan.files.len();
+                    let dump_len: u64 = chunks.iter().map(|c| u64::from(c.raw_len)).sum();
+                    self.plan.bytes += dump_len;
+                    self.plan.files.push(FilePlan {
+                        temp: dest.join(format!(".cairn-restore-{number}.dump")),
+                        path,
+                        meta: NodeMeta { size: dump_len, mode: 0o600, ..node.meta },
+                        remaining: AtomicUsize::new(chunks.len()),
+                        chunks,
+                        database: Some(DatabasePlan {
+                            temp: dest.join(format!(".cairn-restore-{number}.tmp")),
+                            meta: node.meta,
+                            label: inner.display().to_string(),
+                            user_version: info.user_version,
+                        }),
                     });
                     any = true;
                 }

@@ -22,4 +22,5 @@ mod prune;
 mod resume;
 mod roundtrip;
 mod sources;
+mod sqlite;
 mod vectors;

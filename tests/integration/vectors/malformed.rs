@@ -434,7 +434,7 @@ pub fn class_of(error: &Error) -> &'static str {
         Error::Corrupt { damage, .. } => match damage {
             Damage::Decryption | Damage::Checksum => "auth",
             Damage::Format(e) => of_format(e),
-            Damage::Truncated | Damage::TooLarge => "format",
+            Damage::Truncated | Damage::TooLarge | Damage::Rebuild(_) => "format",
             Damage::Missing => "missing",
         },
         _ => "other",
