@@ -50,6 +50,7 @@ mod restore;
 mod retention;
 mod seal;
 mod snapshot;
+pub mod sqlite;
 mod stats;
 pub mod storage;
 mod tree;
