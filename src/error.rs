@@ -234,6 +234,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A SQLite database could not be opened or read.
+    #[error("cannot read the SQLite database {path}: {source}; check that it is an intact SQLite database")]
+    DatabaseUnreadable {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Restored content differs from the snapshot (`restore --verify`).
     #[error("{count} restored file(s) differ from the snapshot, first {first}; restore them again")]
     VerifyFailed {
@@ -314,9 +322,9 @@ impl Error {
             Error::Storage(e) if e.kind == crate::storage::StorageErrorKind::Unauthorized => ErrorKind::Auth,
             Error::Storage(e) if e.is_transient() => ErrorKind::Network,
             Error::Storage(_) => ErrorKind::Storage,
-            Error::SourceUnreadable { .. } | Error::SafetySnapshotIncomplete { .. } => {
-                ErrorKind::SourceUnreadable
-            }
+            Error::SourceUnreadable { .. }
+            | Error::SafetySnapshotIncomplete { .. }
+            | Error::DatabaseUnreadable { .. } => ErrorKind::SourceUnreadable,
             Error::TargetUnwritable { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 ErrorKind::StorageFull
             }

@@ -31,6 +31,7 @@ mod crypto;
 mod diff;
 mod dump;
 mod error;
+mod export;
 mod forget;
 mod glob;
 pub mod index;

@@ -65,6 +65,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Write a file of a snapshot to stdout, or a directory as a tar archive.
     Dump(DumpArgs),
+    /// Write the tables of a database in a snapshot as CSV or JSON files, one per table.
+    Export(ExportArgs),
     /// Print a repository object, decoded, as JSON (for debugging).
     Cat(CatArgs),
     /// Manage key slots: the passwords and recovery codes that open the repository.
@@ -394,6 +396,34 @@ pub struct DumpArgs {
     pub snapshot: String,
     /// Path of a file or directory inside the snapshot (`/` for everything).
     pub path: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Snapshot id (prefix) or `latest`.
+    pub snapshot: String,
+    /// Path of the database inside the snapshot, e.g. `/app-data/app.db`.
+    #[arg(long, value_name = "PATH")]
+    pub db: String,
+    /// File format: `csv` (RFC 4180, UTF-8, CRLF) or `json` (types kept, blobs in base64).
+    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "json"], default_value = "csv")]
+    pub format: String,
+    /// Directory to write into (created if missing); existing files are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only these tables (or views), comma-separated; default: every ordinary table.
+    #[arg(long, value_name = "T,...", value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// CSV field separator, e.g. ';' where spreadsheets use a decimal comma.
+    #[arg(long, value_name = "CHAR", default_value = ",")]
+    pub delimiter: char,
+    /// Start CSV files with a UTF-8 byte order mark (for older spreadsheet programs).
+    #[arg(long)]
+    pub bom: bool,
+    /// Write text starting with = + - @ exactly, without the ' that keeps spreadsheet
+    /// programs from running it as a formula.
+    #[arg(long)]
+    pub no_formula_guard: bool,
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,7 @@ mod copy;
 mod diff;
 mod dump;
 pub mod exit;
+mod export;
 mod forget;
 mod init;
 mod key;
@@ -86,6 +87,7 @@ pub fn run(cli: &Cli, cancel: &CancelToken) -> Result<u8, CliError> {
         Command::Diff(args) => diff::run(cli, args),
         Command::Stats(args) => stats::run(cli, args),
         Command::Dump(args) => dump::run(cli, args),
+        Command::Export(args) => export::run(cli, args, cancel),
         Command::Cat(args) => cat::run(cli, args),
         Command::Key(args) => key::run(cli, args),
         Command::Check(args) => check::run(cli, args, cancel),

@@ -11,6 +11,7 @@
 pub mod dump;
 pub(crate) mod pipe;
 pub mod rebuild;
+pub mod tabular;
 
 use std::io::Read;
 use std::path::Path;

@@ -13,6 +13,7 @@ mod cloud;
 mod copy;
 mod corruption;
 mod crash;
+mod export;
 mod fake_drive;
 mod faults;
 mod format;

@@ -713,3 +713,66 @@ fn a_damaged_dump_fails_the_restore_and_leaves_the_database_there_alone() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn cairn_export_writes_a_snapshot_database_as_csv_and_json() {
+    let source = TempDir::new().unwrap();
+    let db = source.path().join("app/app.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    feature_database(&db, "UTF-8");
+    let repo = TempDir::new().unwrap();
+    let status = cli(repo.path())
+        .args(["init", "--kdf-memory-kib", "64", "--kdf-time", "1", "--kdf-lanes", "1"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(cli(repo.path()).arg("backup").arg(source.path().join("app")).status().unwrap().success());
+    let out = TempDir::new().unwrap();
+    let json_dir = out.path().join("json");
+    let exported = cli(repo.path())
+        .args([
+            "export",
+            "latest",
+            "--db",
+            "/app/app.db",
+            "--format",
+            "json",
+            "--tables",
+            "settings,items",
+            "--out",
+        ])
+        .arg(&json_dir)
+        .output()
+        .unwrap();
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json_dir.join("settings.json")).unwrap()).unwrap();
+    let rows = settings["rows"].as_array().unwrap();
+    let max = rows.iter().find(|r| r[0] == "max").unwrap();
+    assert_eq!(max[1].as_i64(), Some(i64::MAX), "integers keep all 64 bits");
+    let count = digest(&db).tables["items"].0;
+    let items: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json_dir.join("items.json")).unwrap()).unwrap();
+    assert_eq!(items["rows"].as_array().unwrap().len() as u64, count);
+    let csv_dir = out.path().join("csv");
+    let exported = cli(repo.path())
+        .args(["export", "latest", "--db", "/app/app.db", "--delimiter", ";", "--bom", "--out"])
+        .arg(&csv_dir)
+        .output()
+        .unwrap();
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let users = std::fs::read(csv_dir.join("users.csv")).unwrap();
+    assert!(
+        users.starts_with(b"\xEF\xBB\xBFid;name;email;created\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&users[..40])
+    );
+    // A path that is not a database is refused in one line.
+    let refused = cli(repo.path())
+        .args(["export", "latest", "--db", "/app", "--out"])
+        .arg(out.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a SQLite database"));
+}
