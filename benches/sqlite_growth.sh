@@ -59,8 +59,9 @@ import hashlib, sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
 assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 h = hashlib.sha256()
-for (name,) in con.execute("SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name"):
-    for row in con.execute(f'SELECT rowid, * FROM "{name}" ORDER BY rowid'):
+for (name, without_rowid) in con.execute("SELECT name, wr FROM pragma_table_list WHERE schema='main' AND type='table' ORDER BY name"):
+    order = "SELECT * FROM \"{0}\" ORDER BY 1" if without_rowid else "SELECT rowid, * FROM \"{0}\" ORDER BY rowid"
+    for row in con.execute(order.format(name)):
         h.update(repr(row).encode())
 print(h.hexdigest())
 PY
@@ -81,7 +82,10 @@ bench() {
             rsync -a --delete "$CORPUS/$mode/" "$src/"
             run "$variant" "$mode" day "$repo" "$c" -r "$repo" backup -q "$src"
             run "$variant" "$mode" restore "$target" "$c" -r "$repo" restore latest -q --target "$target"
-            [ "$(db_rows "$src/app.db")" = "$(db_rows "$target/data/app.db")" ] || { echo "restored database differs" >&2; exit 1; }
+            local expected actual
+            expected=$(db_rows "$src/app.db")
+            actual=$(db_rows "$target/data/app.db")
+            [ "$expected" = "$actual" ] || { echo "restored database differs" >&2; exit 1; }
             ;;
         restic)
             export RESTIC_PASSWORD=$PASSWORD

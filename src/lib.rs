@@ -1,5 +1,34 @@
 //! cairn: a content-addressed, encrypted, incremental snapshot store for app data.
 //!
+//! # An app's view
+//!
+//! An app keeps years of its user's data in a SQLite database and a folder of media, and
+//! backs them up every day into the user's own cloud. With cairn it:
+//!
+//! 1. opens its repository ([`storage::open_location`] or [`storage::open`] for S3, WebDAV,
+//!    Google Drive or a local/iCloud Drive folder, then [`Repository::open`] with a password
+//!    or a [`Credentials::MasterKey`] kept in the platform keystore);
+//! 2. backs up its data directory with [`Repository::backup`], while it keeps running: each
+//!    SQLite database is found by its header and read through SQLite at one consistent point
+//!    (its `-wal`/`-shm` files are not stored as files), and stored as a canonical dump, so a
+//!    day of app use stores about the rows that changed ([`sqlite`]). The app passes its own
+//!    metadata ([`BackupOptions::meta`], e.g. app id and version), a [`Progress`] for its
+//!    progress bar, and a [`CancelToken`] its cancel button holds;
+//! 3. lists snapshots ([`Repository::snapshots`]) with their metadata, and what each database
+//!    held ([`Repository::ls`]: schema version and row counts of each table);
+//! 4. restores in place ([`Repository::restore`] with [`RestoreOptions::safety_snapshot`] and
+//!    [`RestoreOptions::max_schema_version`]): a snapshot newer than the app understands is
+//!    refused before anything is written ([`ErrorKind::SchemaIncompatible`]); what is there
+//!    is first kept in a `pre-restore` snapshot; every file, database included, is replaced
+//!    by an atomic rename of a checked copy, so a crash leaves the old or the new one and a
+//!    second run finishes the job;
+//! 5. exports a database's tables for its user ([`Repository::export_database`]).
+//!
+//! `examples/app_backup.rs` does all of this on a demo app directory. Errors map onto the
+//! categories apps show users with [`Error::category`].
+//!
+//! # How it works
+//!
 //! Files are split into content-defined chunks (FastCDC with a keyed gear table), named by
 //! keyed BLAKE3, deduplicated against the repository's index, compressed with zstd, sealed
 //! with XChaCha20-Poly1305 and stored in packs through OpenDAL. A snapshot names a root tree;
