@@ -51,6 +51,10 @@ pub struct CopyReport {
     pub blobs_added: u64,
     /// Their bytes, compressed and sealed.
     pub bytes_added: u64,
+    /// Whether files were read and cut again with the destination's chunker. They are not
+    /// when the destination shares the source's keys ([`Repository::init_sharing_keys`]):
+    /// then blobs move as they are, keeping their ids and compression.
+    pub rechunked: bool,
 }
 
 impl Repository {
@@ -84,18 +88,19 @@ impl Repository {
             source_index: &source_index,
             dest: self,
             store: BlobStore::new(self, &index),
+            same_keys: shares_content_keys(source, self),
             trees: HashMap::new(),
             files: HashMap::new(),
             cancel,
         };
-        let mut report = CopyReport::default();
+        let mut report = CopyReport { rechunked: !copier.same_keys, ..CopyReport::default() };
         for info in wanted {
             cancel.check()?;
             if let Some(copy) = done.get(&info.id) {
                 report.already_copied.push((info.id, *copy));
                 continue;
             }
-            let root = crate::tree::with_walk_stack(|| copier.tree(&info.snapshot.tree))?;
+            let root = crate::tree::with_walk_stack(|| copier.tree(&info.snapshot.tree, 0))?;
             // The trees and chunks are durable and indexed before the snapshot names them.
             lock.check()?;
             copier.store.checkpoint()?;
@@ -141,6 +146,9 @@ struct Copier<'a> {
     source_index: &'a Index,
     dest: &'a Repository,
     store: BlobStore<'a>,
+    /// The repositories cut and name content alike (see [`shares_content_keys`]): blobs move
+    /// as they are, under the same ids, without being read as files and cut again.
+    same_keys: bool,
     /// Source tree → destination tree.
     trees: HashMap<TreeId, TreeId>,
     /// Source chunk list of a file → destination chunk list.
@@ -148,13 +156,61 @@ struct Copier<'a> {
     cancel: &'a CancelToken,
 }
 
+/// Whether `dest` cuts and names content exactly as `source` does: the same chunk-id and
+/// chunker keys and chunk sizes, as for a repository made with
+/// [`Repository::init_sharing_keys`]. Then every source blob id is valid in `dest`.
+fn shares_content_keys(source: &Repository, dest: &Repository) -> bool {
+    source.sealer().same_content_keys(dest.sealer()) && source.config().chunker == dest.config().chunker
+}
+
 impl Copier<'_> {
-    /// The destination id of source tree `id`, storing it (and everything below) as needed.
-    fn tree(&mut self, id: &TreeId) -> Result<TreeId> {
+    /// The destination id of source tree `id`, `depth` levels below the snapshot's root,
+    /// storing it (and everything below) as needed.
+    fn tree(&mut self, id: &TreeId, depth: usize) -> Result<TreeId> {
         if let Some(done) = self.trees.get(id) {
             return Ok(*done);
         }
+        crate::tree::check_level(depth, id)?;
         self.cancel.check()?;
+        let copied =
+            if self.same_keys { self.tree_as_is(id, depth)? } else { self.tree_rechunked(id, depth)? };
+        self.trees.insert(*id, copied);
+        Ok(copied)
+    }
+
+    /// Copies a tree, the trees below it and their chunks as they are, under the same ids.
+    fn tree_as_is(&mut self, id: &TreeId, depth: usize) -> Result<TreeId> {
+        let (payload, raw) =
+            crate::pack::read_blob_payload(self.source, self.source_index, BlobType::Tree, &id.0)?;
+        let tree = Tree::decode(&raw).map_err(|e| Error::from_format(crate::ObjectKind::TreeBlob, id, e))?;
+        for node in &tree.nodes {
+            match &node.kind {
+                NodeKind::File { chunks } | NodeKind::Database { chunks, .. } => {
+                    for chunk in chunks {
+                        self.cancel.check()?;
+                        self.store.store_payload(BlobType::Data, chunk.id.0, || {
+                            crate::pack::read_blob_payload(
+                                self.source,
+                                self.source_index,
+                                BlobType::Data,
+                                &chunk.id.0,
+                            )
+                            .map(|(payload, _)| payload)
+                        })?;
+                    }
+                }
+                NodeKind::Dir { subtree } => {
+                    self.tree(subtree, depth + 1)?;
+                }
+                NodeKind::Symlink { .. } => {}
+            }
+        }
+        self.store.store_payload(BlobType::Tree, id.0, || Ok(payload))?;
+        Ok(*id)
+    }
+
+    /// Copies a tree whose files are cut again with the destination's chunker.
+    fn tree_rechunked(&mut self, id: &TreeId, depth: usize) -> Result<TreeId> {
         let tree = crate::tree::load_tree(self.source, self.source_index, id)?;
         let mut nodes = Vec::with_capacity(tree.nodes.len());
         for node in tree.nodes {
@@ -165,7 +221,7 @@ impl Copier<'_> {
                 NodeKind::Database { chunks, info } => {
                     NodeKind::Database { chunks: self.file(chunks, &self.dest.dump_chunker())?, info }
                 }
-                NodeKind::Dir { subtree } => NodeKind::Dir { subtree: self.tree(&subtree)? },
+                NodeKind::Dir { subtree } => NodeKind::Dir { subtree: self.tree(&subtree, depth + 1)? },
                 other @ NodeKind::Symlink { .. } => other,
             };
             nodes.push(Node { kind, ..node });
@@ -174,7 +230,6 @@ impl Copier<'_> {
             Tree { nodes }.encode().map_err(|e| Error::invalid("directory listing", e.to_string()))?;
         let copied = self.dest.sealer().tree_id(&bytes);
         self.store.store(BlobType::Tree, copied.0, &bytes)?;
-        self.trees.insert(*id, copied);
         Ok(copied)
     }
 

@@ -76,6 +76,35 @@ impl Repository {
     /// The key slot is written before the config: a repository exists once its config does,
     /// and an interrupted `init` leaves at most an unused key slot.
     pub fn init(storage: Arc<dyn Storage>, password: &Password, options: &InitOptions) -> Result<Repository> {
+        let master = MasterKey::generate().map_err(|e| Error::system("random number generation", e))?;
+        Repository::init_with_master(storage, password, options, master)
+    }
+
+    /// Creates a repository that shares `source`'s master key and chunk sizes (`cairn init
+    /// --from-repo A --share-keys`), so that the same content is cut into the same chunks
+    /// under the same ids in both: [`Repository::copy_from`] then moves blobs between them
+    /// as they are, without reading files and cutting them again (SPEC §12.6).
+    ///
+    /// The new repository has its own id and key slots, so nothing of one repository can be
+    /// passed off as the other's (SPEC §5.2), but whoever opens either can read both: make
+    /// it only for a copy of the same data (an app's local staging repository and its cloud
+    /// repository). `options.chunker` is ignored: the source's chunk sizes are used.
+    pub fn init_sharing_keys(
+        storage: Arc<dyn Storage>,
+        password: &Password,
+        options: &InitOptions,
+        source: &Repository,
+    ) -> Result<Repository> {
+        let options = InitOptions { chunker: source.config.chunker, ..options.clone() };
+        Repository::init_with_master(storage, password, &options, source.master.duplicate())
+    }
+
+    fn init_with_master(
+        storage: Arc<dyn Storage>,
+        password: &Password,
+        options: &InitOptions,
+        master: MasterKey,
+    ) -> Result<Repository> {
         match storage.len(CONFIG_PATH) {
             Ok(_) => {
                 return Err(Error::RepositoryExists { location: storage.location().to_string() });
@@ -83,7 +112,6 @@ impl Repository {
             Err(e) if e.kind == StorageErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        let master = MasterKey::generate().map_err(|e| Error::system("random number generation", e))?;
         let mut repo_id = ObjectId::ZERO;
         random_bytes(&mut repo_id.0).map_err(|e| Error::system("random number generation", e))?;
         let config = Config {

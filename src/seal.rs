@@ -71,12 +71,60 @@ impl Sealer {
 
     /// Opens a sealed blob and checks that its plaintext hashes to `id`.
     pub fn open_blob(&self, blob_type: BlobType, id: &ObjectId, sealed: &[u8]) -> Result<Vec<u8>, Damage> {
+        self.open_checked(blob_type, id, sealed).map(|(_, raw)| raw)
+    }
+
+    /// The payload plaintext and the raw blob of a sealed blob, checked against `id`.
+    fn open_checked(
+        &self,
+        blob_type: BlobType,
+        id: &ObjectId,
+        sealed: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), Damage> {
         let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
-        let raw = open_payload(&self.keys.blob, &aad, sealed, blob_type.max_raw_len())?;
+        let plaintext = self.keys.blob.open(&aad, sealed).map_err(|_| Damage::Decryption)?;
+        let raw = decode_payload(&plaintext, blob_type.max_raw_len())
+            .and_then(|payload| payload.decompress())
+            .map_err(Damage::Format)?;
         if self.keys.chunk_id.keyed_hash(&raw) != *id {
             return Err(Damage::Checksum);
         }
-        Ok(raw)
+        Ok((plaintext, raw))
+    }
+
+    /// Whether `other` cuts and names content exactly as this sealer does: the same chunk-id
+    /// and chunker keys, so the same bytes get the same chunks and ids in both repositories.
+    pub(crate) fn same_content_keys(&self, other: &Sealer) -> bool {
+        self.keys.chunk_id.bytes() == other.keys.chunk_id.bytes()
+            && self.keys.chunker.bytes() == other.keys.chunker.bytes()
+    }
+
+    /// Opens a sealed blob and checks it as [`Sealer::open_blob`] does; returns its payload as
+    /// stored (compressed or not), so that [`Sealer::seal_blob_payload`] of another
+    /// repository with the same content keys can seal it without compressing it again, and
+    /// its plaintext.
+    pub(crate) fn open_blob_payload(
+        &self,
+        blob_type: BlobType,
+        id: &ObjectId,
+        sealed: &[u8],
+    ) -> Result<(BlobPayload, Vec<u8>), Damage> {
+        let (plaintext, raw) = self.open_checked(blob_type, id, sealed)?;
+        let raw_len = u32::try_from(raw.len()).map_err(|_| Damage::TooLarge)?;
+        Ok((BlobPayload { plaintext, raw_len }, raw))
+    }
+
+    /// Seals a payload opened by [`Sealer::open_blob_payload`] for this repository.
+    pub(crate) fn seal_blob_payload(
+        &self,
+        blob_type: BlobType,
+        id: &ObjectId,
+        payload: &BlobPayload,
+    ) -> std::io::Result<Vec<u8>> {
+        let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
+        let mut out = Vec::with_capacity(payload.plaintext.len() + SEAL_OVERHEAD);
+        self.keys.blob.seal(&aad, &[&payload.plaintext], &mut out)?;
+        Ok(out)
     }
 
     /// Seals a pack header body (SPEC §7.2); the pack's file header is its AAD prefix.
@@ -113,6 +161,14 @@ impl Sealer {
         let aad = aad(kind.object_type(), &self.repo_id, &ObjectId::ZERO, header);
         open_payload(&self.keys.metadata, &aad, sealed, kind.max_payload_len())
     }
+}
+
+/// A blob's authenticated, checked payload (payload header and body, SPEC §5.3), still
+/// compressed as it was stored.
+pub(crate) struct BlobPayload {
+    plaintext: Vec<u8>,
+    /// Length of the blob's plaintext.
+    pub(crate) raw_len: u32,
 }
 
 /// The kinds of file that are one sealed payload after their header (SPEC §8, §10).

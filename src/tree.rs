@@ -19,7 +19,11 @@ pub(crate) fn load_tree(repo: &Repository, index: &Index, id: &TreeId) -> Result
 /// readers follow (SPEC §9.3): recursive walks stop there instead of exhausting the stack.
 pub(crate) fn check_depth(path: &[u8], tree: &TreeId) -> Result<()> {
     #[allow(clippy::naive_bytecount)] // paths are short and checked once per directory
-    let depth = path.iter().filter(|&&b| b == b'/').count();
+    check_level(path.iter().filter(|&&b| b == b'/').count(), tree)
+}
+
+/// Fails when a tree `depth` levels below a root is deeper than readers follow (SPEC §9.3).
+pub(crate) fn check_level(depth: usize, tree: &TreeId) -> Result<()> {
     if depth > cairn_format::limits::MAX_TREE_DEPTH {
         return Err(Error::corrupt(
             ObjectKind::TreeBlob,

@@ -256,6 +256,29 @@ pub struct InitArgs {
     /// is lost.
     #[arg(long)]
     pub recovery_key: bool,
+    /// Share the master key and chunk sizes of the --from-repo repository, so that `cairn
+    /// copy` between the two moves data as it is, without cutting it again. Whoever can
+    /// open either repository can read both: use it for two copies of the same data.
+    #[arg(long)]
+    pub share_keys: bool,
+    #[command(flatten)]
+    pub source: SourceRepoArgs,
+}
+
+/// The other repository of `cairn copy` and `cairn init --share-keys`; the flags' names
+/// follow restic's (`--from-repo`, `--from-password-file`).
+#[derive(Args, Debug, Clone)]
+#[allow(clippy::struct_field_names)]
+pub struct SourceRepoArgs {
+    /// The other repository (any location `-r` takes).
+    #[arg(long, env = "CAIRN_FROM_REPOSITORY")]
+    pub from_repo: Option<String>,
+    /// Read the other repository's password from this file (else `CAIRN_FROM_PASSWORD`).
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE")]
+    pub from_password_file: Option<PathBuf>,
+    /// Run this command for the other repository's password.
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND")]
+    pub from_password_command: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -439,15 +462,9 @@ pub struct CatArgs {
 pub struct CopyArgs {
     /// Snapshots to copy (ids, id prefixes or `latest`); every snapshot when none is given.
     pub snapshots: Vec<String>,
-    /// The repository to copy from (any location `-r` takes).
-    #[arg(long, env = "CAIRN_FROM_REPOSITORY")]
-    pub from_repo: String,
-    /// Read the source repository's password from this file (else `CAIRN_FROM_PASSWORD`).
-    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE")]
-    pub from_password_file: Option<PathBuf>,
-    /// Run this command for the source repository's password.
-    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND")]
-    pub from_password_command: Option<String>,
+    /// The repository to copy from, given by --from-repo, and its password.
+    #[command(flatten)]
+    pub source: SourceRepoArgs,
     /// The repository to copy to; `-r/--repo` when not given.
     #[arg(long)]
     pub to_repo: Option<String>,

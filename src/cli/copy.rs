@@ -5,12 +5,10 @@ use serde_json::json;
 use cairn::{CancelToken, CopyOptions};
 
 use super::args::{Cli, CopyArgs};
-use super::{CliError, exit, open_at, output, password};
+use super::{CliError, exit, open_at, open_source, output, password};
 
 pub fn run(cli: &Cli, args: &CopyArgs, cancel: &CancelToken) -> Result<u8, CliError> {
-    let source_password =
-        password::for_source(args.from_password_file.as_deref(), args.from_password_command.as_deref())?;
-    let source = open_at(cli, &args.from_repo, source_password)?;
+    let source = open_source(cli, &args.source, "cairn copy")?;
     let destination = match &args.to_repo {
         Some(location) => open_at(cli, location, password::for_open(cli)?)?,
         None => super::open(cli)?,
@@ -28,6 +26,7 @@ pub fn run(cli: &Cli, args: &CopyArgs, cancel: &CancelToken) -> Result<u8, CliEr
             "already_copied": pairs(&report.already_copied),
             "blobs_added": report.blobs_added,
             "bytes_added": report.bytes_added,
+            "rechunked": report.rechunked,
         }));
     } else if !cli.quiet {
         for (from, to) in &report.copied {
@@ -37,11 +36,12 @@ pub fn run(cli: &Cli, args: &CopyArgs, cancel: &CancelToken) -> Result<u8, CliEr
             println!("snapshot {} was already copied as {}", from.short(), to.short());
         }
         println!(
-            "{} copied, {} already there; added {} in {} blobs",
+            "{} copied, {} already there; added {} in {} blobs{}",
             report.copied.len(),
             report.already_copied.len(),
             output::size(report.bytes_added),
-            report.blobs_added
+            report.blobs_added,
+            if report.rechunked { " (files cut again: the repositories have different keys)" } else { "" }
         );
     }
     Ok(exit::OK)

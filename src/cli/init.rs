@@ -4,7 +4,7 @@ use cairn::{InitOptions, Repository};
 use serde_json::json;
 
 use super::args::{Cli, InitArgs};
-use super::{CliError, exit, output, password, storage};
+use super::{CliError, exit, open_source, output, password, storage};
 
 pub fn run(cli: &Cli, args: &InitArgs) -> Result<u8, CliError> {
     let repo = create(cli, args)?;
@@ -27,9 +27,13 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<u8, CliError> {
 
 /// Creates the repository; shared with `backup --init`.
 pub fn create(cli: &Cli, args: &InitArgs) -> Result<Repository, CliError> {
+    let source = if args.share_keys { Some(open_source(cli, &args.source, "--share-keys")?) } else { None };
     let storage = storage(cli)?;
     let password = password::for_init(cli)?;
-    Ok(Repository::init(storage, &password, &options(args))?)
+    Ok(match &source {
+        Some(source) => Repository::init_sharing_keys(storage, &password, &options(args), source)?,
+        None => Repository::init(storage, &password, &options(args))?,
+    })
 }
 
 fn options(args: &InitArgs) -> InitOptions {

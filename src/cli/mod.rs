@@ -138,6 +138,16 @@ fn open(cli: &Cli) -> Result<Repository, CliError> {
 }
 
 /// Opens the repository at `location` with `password`, with the storage options of `cli`.
+/// Opens the other repository of `cairn copy` or `cairn init --share-keys`; `purpose` says
+/// which option needs it, for the error when it is not given.
+fn open_source(cli: &Cli, source: &args::SourceRepoArgs, purpose: &str) -> Result<Repository, CliError> {
+    let location = source
+        .from_repo
+        .as_deref()
+        .ok_or_else(|| CliError::usage(format!("{purpose} needs --from-repo (or CAIRN_FROM_REPOSITORY)")))?;
+    open_at(cli, location, password::for_source(source)?)
+}
+
 fn open_at(cli: &Cli, location: &str, password: cairn::Password) -> Result<Repository, CliError> {
     let storage = cairn::storage::open(location, &cli.storage)?;
     let mut repo = Repository::open(storage, &Credentials::Password(password))?;

@@ -8,7 +8,7 @@ use std::process::Command;
 use cairn::Password;
 
 use super::CliError;
-use super::args::Cli;
+use super::args::{Cli, SourceRepoArgs};
 
 /// The password for an existing repository.
 pub fn for_open(cli: &Cli) -> Result<Password, CliError> {
@@ -32,13 +32,13 @@ pub fn new_password(file: Option<&Path>) -> Result<Password, CliError> {
     Err(CliError::usage("no new password given; use --new-password-file or run in a terminal"))
 }
 
-/// The password of `cairn copy`'s source repository: from its file, its command,
-/// `CAIRN_FROM_PASSWORD`, or a prompt on a terminal.
-pub fn for_source(file: Option<&Path>, command: Option<&str>) -> Result<Password, CliError> {
-    if let Some(path) = file {
+/// The password of the other repository of `cairn copy` or `cairn init --share-keys`: from
+/// its file, its command, `CAIRN_FROM_PASSWORD`, or a prompt on a terminal.
+pub fn for_source(source: &SourceRepoArgs) -> Result<Password, CliError> {
+    if let Some(path) = &source.from_password_file {
         return from_file(path);
     }
-    if let Some(command) = command {
+    if let Some(command) = &source.from_password_command {
         return from_command(command);
     }
     if let Ok(text) = std::env::var("CAIRN_FROM_PASSWORD") {

@@ -5,5 +5,7 @@ mod reader;
 mod store;
 
 pub(crate) use builder::{PackBuilder, SealedPack};
-pub(crate) use reader::{pack_read_error, read_blob, read_pack_header, read_pack_header_body};
+pub(crate) use reader::{
+    pack_read_error, read_blob, read_blob_payload, read_pack_header, read_pack_header_body,
+};
 pub(crate) use store::BlobStore;

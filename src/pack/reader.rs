@@ -9,6 +9,7 @@ use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::index::Index;
 use crate::layout;
 use crate::repository::Repository;
+use crate::seal::BlobPayload;
 use crate::storage::{StorageError, StorageErrorKind};
 
 /// The plaintext of a blob, authenticated and checked against its id (read again once if
@@ -19,10 +20,33 @@ pub(crate) fn read_blob(
     blob_type: BlobType,
     id: &ObjectId,
 ) -> Result<Vec<u8>> {
-    crate::repository::reread_once_if_damaged(|| read_blob_once(repo, index, blob_type, id))
+    crate::repository::reread_once_if_damaged(|| {
+        read_sealed_blob(repo, index, blob_type, id, |sealed| repo.sealer().open_blob(blob_type, id, sealed))
+    })
 }
 
-fn read_blob_once(repo: &Repository, index: &Index, blob_type: BlobType, id: &ObjectId) -> Result<Vec<u8>> {
+/// The payload of a blob as stored, authenticated and checked as [`read_blob`] checks it.
+pub(crate) fn read_blob_payload(
+    repo: &Repository,
+    index: &Index,
+    blob_type: BlobType,
+    id: &ObjectId,
+) -> Result<(BlobPayload, Vec<u8>)> {
+    crate::repository::reread_once_if_damaged(|| {
+        read_sealed_blob(repo, index, blob_type, id, |sealed| {
+            repo.sealer().open_blob_payload(blob_type, id, sealed)
+        })
+    })
+}
+
+/// Reads the sealed bytes of a blob from its pack and opens them with `open`.
+fn read_sealed_blob<T>(
+    repo: &Repository,
+    index: &Index,
+    blob_type: BlobType,
+    id: &ObjectId,
+    open: impl Fn(&[u8]) -> std::result::Result<T, Damage>,
+) -> Result<T> {
     let object = blob_object(blob_type);
     let location = index.get(blob_type, id).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
     let pack = index.pack(location.pack).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
@@ -31,8 +55,7 @@ fn read_blob_once(repo: &Repository, index: &Index, blob_type: BlobType, id: &Ob
         .storage()
         .read_range(&path, u64::from(location.offset), u64::from(location.sealed_len))
         .map_err(|e| pack_read_error(&pack, e))?;
-    repo.sealer()
-        .open_blob(blob_type, id, &sealed)
+    open(&sealed)
         .map_err(|damage| Error::corrupt(object, format!("{} (in pack {})", id, pack.short()), damage))
 }
 

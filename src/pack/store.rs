@@ -13,6 +13,7 @@ use super::PackBuilder;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::repository::Repository;
+use crate::seal::BlobPayload;
 
 /// Blobs being stored synchronously.
 pub(crate) struct BlobStore<'a> {
@@ -40,12 +41,44 @@ impl<'a> BlobStore<'a> {
 
     /// Stores a blob unless the index or this store already has it.
     pub(crate) fn store(&mut self, blob_type: BlobType, id: ObjectId, raw: &[u8]) -> Result<()> {
-        if self.index.contains(blob_type, &id) || !self.pending.insert((blob_type, id)) {
+        if !self.is_new(blob_type, id) {
             return Ok(());
         }
         let sealed =
             self.repo.sealer().seal_blob(blob_type, &id, raw).map_err(|e| Error::system("encryption", e))?;
         let raw_len = u32::try_from(raw.len()).map_err(|_| Error::invalid("blob", "larger than 4 GiB"))?;
+        self.add_sealed(blob_type, id, &sealed, raw_len)
+    }
+
+    /// Stores a blob of another repository with the same content keys, unless the index or
+    /// this store already has it: `read` fetches its payload from there only then. The
+    /// payload keeps its compression.
+    pub(crate) fn store_payload(
+        &mut self,
+        blob_type: BlobType,
+        id: ObjectId,
+        read: impl FnOnce() -> Result<BlobPayload>,
+    ) -> Result<()> {
+        if !self.is_new(blob_type, id) {
+            return Ok(());
+        }
+        let payload = read()?;
+        let sealed = self
+            .repo
+            .sealer()
+            .seal_blob_payload(blob_type, &id, &payload)
+            .map_err(|e| Error::system("encryption", e))?;
+        self.add_sealed(blob_type, id, &sealed, payload.raw_len)
+    }
+
+    /// Whether the blob is neither indexed nor stored by this store yet; if so, it counts
+    /// as stored from now on.
+    fn is_new(&mut self, blob_type: BlobType, id: ObjectId) -> bool {
+        !self.index.contains(blob_type, &id) && self.pending.insert((blob_type, id))
+    }
+
+    /// Adds a sealed blob to the open pack of its type, storing the pack when it is full.
+    fn add_sealed(&mut self, blob_type: BlobType, id: ObjectId, sealed: &[u8], raw_len: u32) -> Result<()> {
         let slot = if let Some(slot) = self.open.iter().position(|(t, _)| *t == blob_type) {
             slot
         } else {
@@ -53,7 +86,7 @@ impl<'a> BlobStore<'a> {
             self.open.len() - 1
         };
         let builder = &mut self.open[slot].1;
-        builder.add(id, &sealed, raw_len)?;
+        builder.add(id, sealed, raw_len)?;
         self.added.0 += 1;
         self.added.1 += sealed.len() as u64;
         let target = match blob_type {

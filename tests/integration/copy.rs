@@ -36,6 +36,7 @@ fn copy_is_deduplicated_idempotent_and_keeps_parents() {
     let dest = TestRepo::new();
     let report = dest.repo.copy_from(&source.reopen(), &CopyOptions::default(), &CancelToken::new()).unwrap();
     assert_eq!(report.copied.len(), 3);
+    assert!(report.rechunked, "independent repositories have different keys");
     let copies = dest.repo.snapshots().unwrap().snapshots;
     assert_eq!(copies.len(), 3);
     for ((original, tree), copy) in generations.iter().zip(&copies) {
@@ -62,6 +63,95 @@ fn copy_is_deduplicated_idempotent_and_keeps_parents() {
     assert_eq!(copy.snapshot.parent, Some(copies[2].id));
     assert_eq!(copy.snapshot.time, newest.snapshot.time);
     assert_restores(&dest.repo, &copy, &data);
+}
+
+/// A destination made with the source's keys gets the source's blobs as they are: the same
+/// chunk and tree ids, the source's compression (the destination would store these
+/// compressible files uncompressed if it cut and sealed them itself), and snapshots that
+/// restore bit-exact.
+#[test]
+fn a_destination_sharing_the_keys_gets_the_blobs_as_they_are() {
+    let (source, _src, generations) = staging_compressible();
+    let uncompressed = cairn::InitOptions { compression_level: 0, ..cairn::InitOptions::default() };
+    let dest = TestRepo::sharing_keys_with(&source.repo, &uncompressed);
+    assert_ne!(dest.repo.config().repo_id, source.repo.config().repo_id, "a repository of its own");
+    let report = dest.repo.copy_from(&source.reopen(), &CopyOptions::default(), &CancelToken::new()).unwrap();
+    assert!(!report.rechunked, "{report:?}");
+    assert_eq!(report.copied.len(), 3);
+    let copies = dest.repo.snapshots().unwrap().snapshots;
+    for ((original, tree), copy) in generations.iter().zip(&copies) {
+        assert_eq!(copy.snapshot.tree, original.snapshot.tree, "the same tree ids");
+        assert_restores(&dest.repo, copy, tree);
+    }
+    assert_checks_clean(&dest.repo);
+    let (source_bytes, dest_bytes) = (source.bytes_under("data"), dest.bytes_under("data"));
+    assert!(
+        dest_bytes * 10 < source_bytes * 11,
+        "kept compressed: {dest_bytes} bytes for the source's {source_bytes}"
+    );
+    let again = dest.repo.copy_from(&source.reopen(), &CopyOptions::default(), &CancelToken::new()).unwrap();
+    assert_eq!((again.copied.len(), again.blobs_added), (0, 0), "{again:?}");
+}
+
+/// [`staging`] with text-like files that compress well.
+fn staging_compressible() -> (TestRepo, TempDir, Vec<(SnapshotInfo, std::path::PathBuf)>) {
+    let repo = TestRepo::new();
+    let src = TempDir::new().unwrap();
+    let data = src.path().join("data");
+    let mut generations = Vec::new();
+    for n in 0..3u64 {
+        let text: Vec<u8> = random_bytes(1 << 20, 30 + n).iter().flat_map(|b| [b'a' + b % 8, b' ']).collect();
+        write(&data.join(format!("notes-{n}.txt")), &text);
+        write(&data.join("media/photo.jpg"), &random_bytes(300_000, 40 + n));
+        let info = repo.backup(&[&data]).snapshot;
+        let kept = src.path().join(format!("gen{n}/data"));
+        copy_dir(&data, &kept);
+        generations.push((info, kept));
+    }
+    (repo, src, generations)
+}
+
+/// `cairn init --from-repo A --share-keys` makes a repository `cairn copy` fills without
+/// cutting files again; without --from-repo it is a usage error.
+#[test]
+fn cli_init_share_keys_then_copy_moves_blobs_as_they_are() {
+    let (source, _src, generations) = staging();
+    let cache = TempDir::new().unwrap();
+    let dest = TempDir::new().unwrap();
+    let to = dest.path().join("repo");
+    let init = |extra: &[&str]| {
+        let mut cmd = Command::cargo_bin("cairn").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CAIRN_PASSWORD", "another password")
+            .env("CAIRN_FROM_PASSWORD", PASSWORD)
+            .env("XDG_CACHE_HOME", cache.path())
+            .arg("-r")
+            .arg(&to)
+            .args(["init", "--kdf-memory-kib", "64", "--kdf-time", "1", "--kdf-lanes", "1", "--share-keys"])
+            .args(extra);
+        cmd
+    };
+    let refused = init(&[]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--from-repo"));
+    init(&["--from-repo", source.path().to_str().unwrap()]).assert().success();
+
+    let output = cairn_copy(source.path(), to.to_str().unwrap(), &[], cache.path())
+        .env("CAIRN_PASSWORD", "another password")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["rechunked"], false, "{report}");
+    assert_eq!(report["copied"].as_array().map(Vec::len), Some(3), "{report}");
+    let storage = cairn::storage::open_location(to.to_str().unwrap()).unwrap();
+    let dest =
+        cairn::Repository::open(storage, &cairn::Credentials::Password("another password".into())).unwrap();
+    for ((original, tree), copy) in generations.iter().zip(&dest.snapshots().unwrap().snapshots) {
+        assert_eq!(copy.snapshot.tree, original.snapshot.tree);
+        assert_restores(&dest, copy, tree);
+    }
 }
 
 fn cairn_copy(from: &Path, to: &str, env: &[(&'static str, String)], cache: &Path) -> Command {

@@ -36,6 +36,16 @@ impl TestRepo {
         TestRepo { dir, repo }
     }
 
+    /// A repository sharing `source`'s keys (`cairn init --share-keys`).
+    pub fn sharing_keys_with(source: &Repository, options: &InitOptions) -> TestRepo {
+        let dir = TempDir::new().unwrap();
+        let storage = cairn::storage::open_location(dir.path().to_str().unwrap()).unwrap();
+        let options = InitOptions { kdf: FAST_KDF, ..options.clone() };
+        let repo =
+            Repository::init_sharing_keys(storage, &Password::from(PASSWORD), &options, source).unwrap();
+        TestRepo { dir, repo }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
