@@ -56,7 +56,7 @@ impl Sealer {
         Ok(out)
     }
 
-    /// [`Sealer::seal_blob`] into a buffer the caller recycles; `out` is cleared first.
+    /// [`Sealer::seal_blob`], appending to a buffer the caller recycles.
     pub(crate) fn seal_blob_into(
         &self,
         blob_type: BlobType,
@@ -65,7 +65,6 @@ impl Sealer {
         out: &mut Vec<u8>,
     ) -> std::io::Result<()> {
         let aad = aad(blob_type.object_type(), &self.repo_id, id, &[]);
-        out.clear();
         seal_payload(&self.keys.blob, &aad, self.level, raw, out)
     }
 

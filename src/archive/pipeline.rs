@@ -18,27 +18,77 @@ use crate::pack::{PackBuilder, SealedPack};
 use crate::progress::{CancelToken, Meter, Progress, SourceWarning};
 use crate::repository::Repository;
 
-/// New blobs waiting for a seal worker. With chunks of at most a few MiB, this bounds the
-/// bytes between readers and sealers.
+/// Batches of new blobs waiting for a seal worker. With batches of at most a few MiB, this
+/// bounds the bytes between readers and sealers.
 const SEAL_QUEUE: usize = 2;
-/// Sealed blobs waiting for the packer.
+/// Sealed batches waiting for the packer.
 const PACK_QUEUE: usize = 1;
 /// Finished packs waiting for an uploader.
 const UPLOAD_QUEUE: usize = 1;
+/// Small blobs (database dump chunks average 16 KiB) travel in batches of about this many
+/// bytes: handing each on alone costs more in thread wake-ups than sealing it.
+const BATCH_LEN: usize = 1 << 20;
 
-/// A blob to seal.
+/// Blobs of one type to seal, their plaintexts one after another in `raw`.
 pub(crate) struct SealJob {
-    pub(crate) blob_type: BlobType,
-    pub(crate) id: ObjectId,
-    pub(crate) raw: Vec<u8>,
+    blob_type: BlobType,
+    /// Each blob's id and length, in the order of `raw`.
+    blobs: Vec<(ObjectId, u32)>,
+    raw: Vec<u8>,
 }
 
-/// A sealed blob for the packer.
-struct SealedBlob {
+/// A [`SealJob`] sealed: the sealed blobs one after another, for the packer.
+struct SealedBatch {
     blob_type: BlobType,
-    id: ObjectId,
-    raw_len: u32,
+    /// Each blob's id, plaintext length and sealed length, in the order of `sealed`.
+    blobs: Vec<(ObjectId, u32, usize)>,
     sealed: Vec<u8>,
+}
+
+/// Collects new blobs into a [`SealJob`] and sends it to the seal workers once it holds
+/// [`BATCH_LEN`] bytes, and when dropped: a blob claimed (see [`Shared::claim`]) is always
+/// sent, even when the file it came from is then given up, since other files may use it.
+pub(crate) struct SealBatch<'s, 'a> {
+    shared: &'s Shared<'a>,
+    seal: &'s Sender<SealJob>,
+    job: Option<SealJob>,
+}
+
+impl<'s, 'a> SealBatch<'s, 'a> {
+    pub(crate) fn new(shared: &'s Shared<'a>, seal: &'s Sender<SealJob>) -> Self {
+        SealBatch { shared, seal, job: None }
+    }
+
+    /// Adds a blob that this backup claimed and must store.
+    pub(crate) fn add(&mut self, blob_type: BlobType, id: ObjectId, raw: &[u8]) -> Result<()> {
+        if self.job.as_ref().is_some_and(|job| job.blob_type != blob_type) {
+            self.send()?;
+        }
+        let len = u32::try_from(raw.len()).expect("blobs are limited to far below 4 GiB");
+        let job = self.job.get_or_insert_with(|| SealJob {
+            blob_type,
+            blobs: Vec::new(),
+            raw: self.shared.buffers.take(),
+        });
+        job.blobs.push((id, len));
+        job.raw.extend_from_slice(raw);
+        if job.raw.len() >= BATCH_LEN { self.send() } else { Ok(()) }
+    }
+
+    /// Sends the blobs collected so far.
+    pub(crate) fn send(&mut self) -> Result<()> {
+        match self.job.take() {
+            Some(job) => self.seal.send(job).map_err(|_| Error::Cancelled),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SealBatch<'_, '_> {
+    fn drop(&mut self) {
+        // Fails only once the seal workers are gone, when the backup has failed anyway.
+        let _ = self.send();
+    }
 }
 
 /// Counters that end up in the snapshot's summary.
@@ -202,7 +252,7 @@ pub(crate) fn start<'scope, 'env>(
     seal_workers: usize,
 ) -> Sender<SealJob> {
     let (seal_tx, seal_rx) = crossbeam_channel::bounded::<SealJob>(SEAL_QUEUE);
-    let (pack_tx, pack_rx) = crossbeam_channel::bounded::<SealedBlob>(PACK_QUEUE);
+    let (pack_tx, pack_rx) = crossbeam_channel::bounded::<SealedBatch>(PACK_QUEUE);
     let (upload_tx, upload_rx) = crossbeam_channel::bounded::<SealedPack>(UPLOAD_QUEUE);
     for _ in 0..seal_workers {
         let (rx, tx) = (seal_rx.clone(), pack_tx.clone());
@@ -218,24 +268,41 @@ pub(crate) fn start<'scope, 'env>(
     seal_tx
 }
 
-fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<SealedBlob>) {
+fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<SealedBatch>) {
     let sealer = shared.repo.sealer();
     for job in jobs {
         if shared.aborted.load(Ordering::Relaxed) {
+            shared.buffers.give(job.raw);
             continue;
         }
-        let plain_len = u32::try_from(job.raw.len()).expect("blobs are limited to far below 4 GiB");
-        let mut sealed = shared.buffers.take();
-        let result = sealer.seal_blob_into(job.blob_type, &job.id, &job.raw, &mut sealed);
+        let mut batch = SealedBatch {
+            blob_type: job.blob_type,
+            blobs: Vec::with_capacity(job.blobs.len()),
+            sealed: shared.buffers.take(),
+        };
+        let mut at = 0;
+        let mut result = Ok(());
+        for &(id, raw_len) in &job.blobs {
+            let raw = &job.raw[at..at + raw_len as usize];
+            at += raw.len();
+            let start = batch.sealed.len();
+            result = sealer.seal_blob_into(job.blob_type, &id, raw, &mut batch.sealed);
+            if result.is_err() {
+                break;
+            }
+            batch.blobs.push((id, raw_len, batch.sealed.len() - start));
+        }
         shared.buffers.give(job.raw);
         match result {
             Ok(()) => {
-                let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_len: plain_len, sealed };
-                if out.send(blob).is_err() {
+                if out.send(batch).is_err() {
                     return;
                 }
             }
-            Err(e) => shared.fail(Error::system("encryption", e)),
+            Err(e) => {
+                shared.buffers.give(batch.sealed);
+                shared.fail(Error::system("encryption", e));
+            }
         }
     }
 }
@@ -243,39 +310,44 @@ fn seal_worker(shared: &Shared<'_>, jobs: &Receiver<SealJob>, out: &Sender<Seale
 /// Fills one tree pack and two data packs; each data blob goes to one of the two at random,
 /// so the order of a file's chunks cannot be read off the pack layout (restic 0.18 does the
 /// same against chunk-size fingerprinting).
-fn packer(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<SealedPack>) {
-    if let Err(e) = fill_packs(shared, blobs, out) {
+fn packer(shared: &Shared<'_>, batches: &Receiver<SealedBatch>, out: &Sender<SealedPack>) {
+    if let Err(e) = fill_packs(shared, batches, out) {
         shared.fail(e);
         // Keep draining so the seal workers are never blocked on a full queue.
-        for blob in blobs {
-            shared.buffers.give(blob.sealed);
+        for batch in batches {
+            shared.buffers.give(batch.sealed);
         }
     }
 }
 
-fn fill_packs(shared: &Shared<'_>, blobs: &Receiver<SealedBlob>, out: &Sender<SealedPack>) -> Result<()> {
+fn fill_packs(shared: &Shared<'_>, batches: &Receiver<SealedBatch>, out: &Sender<SealedPack>) -> Result<()> {
     let config = shared.repo.config();
     let spool = shared.repo.storage().spool_dir();
     let mut data: [Option<PackBuilder>; 2] = [None, None];
     let mut tree: Option<PackBuilder> = None;
     let mut coin = Coin::default();
-    for blob in blobs {
-        let (slot, target) = match blob.blob_type {
-            BlobType::Data => (&mut data[usize::from(coin.flip())], config.data_pack_len),
-            BlobType::Tree => (&mut tree, config.tree_pack_len),
-        };
-        if slot.is_none() {
-            *slot = Some(PackBuilder::new(blob.blob_type, spool)?);
-        }
-        let builder = slot.as_mut().expect("filled just above");
-        builder.add(blob.id, &blob.sealed, blob.raw_len)?;
-        shared.buffers.give(blob.sealed);
-        if builder.is_full(u64::from(target)) {
-            let full = slot.take().expect("filled just above");
-            if out.send(full.finish(shared.repo.sealer())?).is_err() {
-                return Ok(());
+    for batch in batches {
+        let mut at = 0;
+        for &(id, raw_len, sealed_len) in &batch.blobs {
+            let sealed = &batch.sealed[at..at + sealed_len];
+            at += sealed_len;
+            let (slot, target) = match batch.blob_type {
+                BlobType::Data => (&mut data[usize::from(coin.flip())], config.data_pack_len),
+                BlobType::Tree => (&mut tree, config.tree_pack_len),
+            };
+            if slot.is_none() {
+                *slot = Some(PackBuilder::new(batch.blob_type, spool)?);
+            }
+            let builder = slot.as_mut().expect("filled just above");
+            builder.add(id, sealed, raw_len)?;
+            if builder.is_full(u64::from(target)) {
+                let full = slot.take().expect("filled just above");
+                if out.send(full.finish(shared.repo.sealer())?).is_err() {
+                    return Ok(());
+                }
             }
         }
+        shared.buffers.give(batch.sealed);
     }
     for builder in data.into_iter().chain([tree]).flatten() {
         if !builder.is_empty() && out.send(builder.finish(shared.repo.sealer())?).is_err() {

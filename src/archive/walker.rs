@@ -16,7 +16,7 @@ use cairn_format::tree::{ChunkRef, Node, NodeKind, NodeMeta, Tree};
 use crossbeam_channel::Sender;
 use rayon::prelude::*;
 
-use super::pipeline::{SealJob, Shared, add};
+use super::pipeline::{SealBatch, SealJob, Shared, add};
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
 use crate::glob::PathFilter;
@@ -329,6 +329,7 @@ impl Walker<'_, '_> {
     ) -> Result<Option<(Vec<ChunkRef>, u64)>> {
         let mut chunks = Vec::new();
         let mut size = 0u64;
+        let mut batch = SealBatch::new(self.shared, &self.seal);
         let mut stream = self.chunker.chunks_in(reader, READ_BUFFER.take());
         while let Some(chunk) = stream.next_chunk() {
             let chunk = match chunk {
@@ -336,19 +337,21 @@ impl Walker<'_, '_> {
                 Err(e) => {
                     self.shared.warn(path, format!("read failed: {e}"));
                     READ_BUFFER.set(stream.into_buffer());
+                    batch.send()?;
                     return Ok(None);
                 }
             };
-            let chunk_ref = self.add_chunk(chunk, metered)?;
+            let chunk_ref = self.add_chunk(chunk, metered, &mut batch)?;
             size += u64::from(chunk_ref.raw_len);
             chunks.push(chunk_ref);
         }
         READ_BUFFER.set(stream.into_buffer());
+        batch.send()?;
         Ok(Some((chunks, size)))
     }
 
-    /// Counts a chunk that was read, and sends it to the pipeline unless it is stored.
-    fn add_chunk(&self, chunk: &[u8], metered: bool) -> Result<ChunkRef> {
+    /// Counts a chunk that was read, and adds it to `batch` unless it is stored.
+    fn add_chunk(&self, chunk: &[u8], metered: bool, batch: &mut SealBatch<'_, '_>) -> Result<ChunkRef> {
         self.shared.check()?;
         let raw_len = u32::try_from(chunk.len()).expect("chunks are at most 16 MiB");
         if metered {
@@ -359,10 +362,7 @@ impl Walker<'_, '_> {
         if !self.shared.claim(BlobType::Data, &id.0) {
             add(&self.shared.counters.data_blobs_added, 1);
             add(&self.shared.counters.data_added_raw, u64::from(raw_len));
-            let mut raw = self.shared.buffers.take();
-            raw.extend_from_slice(chunk);
-            let job = SealJob { blob_type: BlobType::Data, id: id.0, raw };
-            self.seal.send(job).map_err(|_| Error::Cancelled)?;
+            batch.add(BlobType::Data, id.0, chunk)?;
         }
         Ok(ChunkRef { id, raw_len })
     }
@@ -393,10 +393,12 @@ impl Walker<'_, '_> {
             Err(e) => return self.read_as_plain_files(path, &name, meta, existed, &e.to_string()),
         };
         let mut chunks = Vec::new();
+        let mut batch = SealBatch::new(self.shared, &self.seal);
         let dumped = crate::sqlite::dump_in_chunks(dumper, &self.dump_chunker, |chunk| {
-            chunks.push(self.add_chunk(chunk, false)?);
+            chunks.push(self.add_chunk(chunk, false, &mut batch)?);
             Ok(())
         })?;
+        batch.send()?;
         let summary = match dumped {
             Ok(summary) => summary,
             Err(DumpError::Unsupported(reason)) => {
@@ -493,8 +495,9 @@ impl Walker<'_, '_> {
         if !self.shared.claim(BlobType::Tree, &id.0) {
             add(&self.shared.counters.tree_blobs_added, 1);
             add(&self.shared.counters.data_added_raw, bytes.len() as u64);
-            let job = SealJob { blob_type: BlobType::Tree, id: id.0, raw: bytes };
-            self.seal.send(job).map_err(|_| Error::Cancelled)?;
+            let mut batch = SealBatch::new(self.shared, &self.seal);
+            batch.add(BlobType::Tree, id.0, &bytes)?;
+            batch.send()?;
         }
         Ok(id)
     }
