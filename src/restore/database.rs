@@ -11,7 +11,7 @@ use cairn_format::tree::ChunkRef;
 use crate::error::{Damage, Error, ObjectKind, Result};
 use crate::repository::Repository;
 use crate::sqlite::dump::{DumpError, Dumper};
-use crate::sqlite::rebuild::{RebuildError, rebuild};
+use crate::sqlite::rebuild::{RebuildError, build, check_file_integrity};
 use crate::sqlite::{COMPANION_SUFFIXES, companion_name};
 
 /// A database rebuilt from a snapshot into a temporary directory, removed on drop: what
@@ -61,12 +61,23 @@ pub(crate) fn rebuild_checked(
     dest: &Path,
     label: &str,
 ) -> Result<()> {
-    let built = rebuild(dump, len, dest).map_err(|e| rebuild_error(e, dest, label));
+    let built = build(dump, len, dest).map_err(|e| rebuild_error(e, dest, label));
     if let Err(e) = built {
         remove_with_companions(dest);
         return Err(e);
     }
-    let checked = matches_dump(repo, dest, chunks, label);
+    // The two checks read the finished file independently: run them side by side.
+    let checked = std::thread::scope(|scope| {
+        let integrity = std::thread::Builder::new()
+            .name("cairn-sqlite-check".into())
+            .spawn_scoped(scope, || check_file_integrity(dest).map_err(|e| rebuild_error(e, dest, label)))
+            .map_err(|e| Error::system("starting a thread", e))?;
+        let same = matches_dump(repo, dest, chunks, label);
+        let sound = integrity.join().map_err(|_| {
+            Error::system("checking a database", std::io::Error::other("the thread panicked"))
+        })?;
+        sound.and(same)
+    });
     if checked.is_err() {
         remove_with_companions(dest);
     }

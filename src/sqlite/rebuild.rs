@@ -40,8 +40,15 @@ struct OpenTable<'c> {
 }
 
 /// Builds the database described by the dump `dump` (`len` bytes) at `dest`, which must not
-/// exist. The caller removes `dest` if this fails.
+/// exist, and checks it with `integrity_check`. The caller removes `dest` if this fails.
 pub fn rebuild(dump: &mut dyn Read, len: u64, dest: &Path) -> Result<DumpHeader, RebuildError> {
+    let header = build(dump, len, dest)?;
+    check_file_integrity(dest)?;
+    Ok(header)
+}
+
+/// [`rebuild`] without the integrity check, for callers that run it beside other checks.
+pub(crate) fn build(dump: &mut dyn Read, len: u64, dest: &Path) -> Result<DumpHeader, RebuildError> {
     let mut header = [0u8; DUMP_HEADER_LEN];
     read_exact(dump, &mut header, "dump header")?;
     let header = DumpHeader::decode(&header)?;
@@ -113,9 +120,20 @@ pub fn rebuild(dump: &mut dyn Read, len: u64, dest: &Path) -> Result<DumpHeader,
         header.application_id,
         if header.wal { "WAL" } else { "DELETE" },
     ))?;
-    check_integrity(&conn)?;
     conn.close().map_err(|(_, e)| e)?;
     Ok(header)
+}
+
+/// SQLite's page cache for an integrity check, in KiB: the check looks up every row in every
+/// index of its table, in row order, so the default 2 MiB cache would read most index pages
+/// from the file again and again.
+const CHECK_CACHE_KIB: u32 = 8 << 10;
+
+/// Opens the database file at `path` read-only and runs [`check_integrity`] on it.
+pub fn check_file_integrity(path: &Path) -> Result<(), RebuildError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{CHECK_CACHE_KIB}"))?;
+    check_integrity(&conn)
 }
 
 /// Runs `PRAGMA integrity_check` on an open database; anything but `ok` is an error quoting
