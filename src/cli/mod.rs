@@ -112,17 +112,7 @@ fn location(cli: &Cli) -> Result<&str, CliError> {
 pub fn configure(cli: &mut Cli) -> Result<(), CliError> {
     let mut options = config_file::apply(cli)?;
     if !cli.quiet {
-        options.on_retry = Some(Arc::new(|notice: &cairn::storage::RetryNotice| {
-            eprintln!(
-                "waiting {:.1} s to retry {} of {} (attempt {} of {}): {}",
-                notice.wait.as_secs_f64(),
-                notice.operation,
-                notice.path,
-                notice.attempt + 1,
-                notice.max_attempts,
-                notice.reason
-            );
-        }));
+        options.on_retry = Some(progress::retry_observer());
     }
     cli.storage = options;
     Ok(())

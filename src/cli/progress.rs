@@ -1,10 +1,12 @@
-//! Shows library progress: a bar with ETA on a terminal, JSON status lines with `--json`,
-//! nothing otherwise. Warnings always go to stderr (or into the JSON stream).
+//! Shows library progress: a bar with throughput and ETA on a terminal, JSON status lines
+//! with `--json`, nothing otherwise. Warnings and retries always go to stderr (or into the
+//! JSON stream); while the storage waits to retry, the bar and the status lines say so.
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use cairn::storage::{RetryNotice, RetryObserver};
 use cairn::{Progress, ProgressReport, SourceWarning};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -19,6 +21,47 @@ pub struct Display {
 /// JSON status lines are printed at most this often.
 const JSON_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A retry the storage is waiting out.
+struct Waiting {
+    until: Instant,
+    /// What is retried and why, in a few words.
+    what: String,
+}
+
+/// The retry being waited out now, and the bar on screen (so retry lines are printed above
+/// it, not through it). Shared with the retry observer, which is installed when the storage
+/// is opened, before any operation's display exists.
+static WAITING: Mutex<Option<Waiting>> = Mutex::new(None);
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Prints each retry on stderr (above the bar, if one is shown) and lets the bar and the
+/// JSON status lines show the wait until it is over.
+pub fn retry_observer() -> RetryObserver {
+    Arc::new(|notice: &RetryNotice| {
+        let what = format!("{} of {}", notice.operation, notice.path);
+        *WAITING.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Waiting { until: Instant::now() + notice.wait, what: what.clone() });
+        let line = format!(
+            "waiting {:.1} s to retry {what} (attempt {} of {}): {}",
+            notice.wait.as_secs_f64(),
+            notice.attempt + 1,
+            notice.max_attempts,
+            notice.reason
+        );
+        match BAR.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    })
+}
+
+/// The retry still being waited out at `now`: what, and the seconds left.
+fn waiting_at(now: Instant) -> Option<(String, f64)> {
+    let waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+    let waiting = waiting.as_ref().filter(|w| w.until > now)?;
+    Some((waiting.what.clone(), (waiting.until - now).as_secs_f64()))
+}
+
 impl Display {
     pub fn new(json: bool, quiet: bool) -> Display {
         let bar = (!json && !quiet && std::io::stderr().is_terminal()).then(|| {
@@ -32,6 +75,7 @@ impl Display {
             );
             bar
         });
+        BAR.lock().unwrap_or_else(PoisonError::into_inner).clone_from(&bar);
         Display { bar, json, last_json: Mutex::new(None) }
     }
 
@@ -40,15 +84,21 @@ impl Display {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+        *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 
 impl Progress for Display {
     fn report(&self, report: &ProgressReport) {
+        let waiting = waiting_at(Instant::now());
         if let Some(bar) = &self.bar {
             bar.set_length(report.bytes_total);
             bar.set_position(report.bytes_done);
-            bar.set_message(format!("{}/{} files", report.files_done, report.files_total));
+            let files = format!("{}/{} files", report.files_done, report.files_total);
+            bar.set_message(match &waiting {
+                Some((what, left)) => format!("{files}, retrying {what} in {left:.0} s"),
+                None => files,
+            });
         }
         if self.json {
             let mut last = self.last_json.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -69,6 +119,10 @@ impl Progress for Display {
                     "seconds_elapsed": report.elapsed.as_secs(),
                     "seconds_remaining": report.eta.map(|d| d.as_secs()),
                     "current_file": report.current_path.as_ref().map(|p| p.display().to_string()),
+                    "waiting_to_retry": waiting.as_ref().map(|(what, left)| json!({
+                        "what": what,
+                        "seconds_left": (left * 10.0).round() / 10.0,
+                    })),
                 }));
             }
         }

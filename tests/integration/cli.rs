@@ -355,3 +355,33 @@ fn repository_in_an_icloud_drive_style_folder() {
     assert_same_tree(&root, &target.path().join("app"));
     cairn(&repo).args(["check", "--read-data"]).assert().success();
 }
+
+/// While the storage waits to retry, `backup --json` status lines say what it is retrying
+/// and how long is left, and stderr has a line for each retry; the backup then succeeds.
+#[test]
+fn json_status_shows_a_retry_being_waited_out() {
+    let repo = TempDir::new().unwrap();
+    init(repo.path());
+    let root = TempDir::new().unwrap();
+    write(&root.path().join("photo.jpg"), &random_bytes(300_000, 5));
+    // Four failed uploads of the data pack: waits of 0.25-0.5, 0.5-1, 1-2 and 2-4 s.
+    let output = cairn(repo.path())
+        .env("CAIRN_TEST_FAULTS", "transient@write/data:first=4")
+        .args(["backup", "--json"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("to retry write of data/").count(), 4, "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let waiting: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["message_type"] == "status" && !line["waiting_to_retry"].is_null())
+        .collect();
+    assert!(!waiting.is_empty(), "no status line shows the wait: {stdout}");
+    let retry = &waiting[0]["waiting_to_retry"];
+    assert!(retry["what"].as_str().unwrap().starts_with("write of data/"), "{retry}");
+    assert!(retry["seconds_left"].as_f64().unwrap() <= 4.0, "{retry}");
+}
