@@ -197,9 +197,12 @@ impl LockGuard {
 
     /// Takes the exclusive lock, or fails with [`Error::Locked`] naming the live exclusive
     /// lock (or unreadable lock file) in the way. Two processes taking it at once may both
-    /// fail; they never both succeed.
+    /// fail; they never both succeed. On storage whose listings lag behind writes, it waits
+    /// out the lag between writing its lock and listing the others (SPEC §12.2), so that
+    /// every lock written before its own is listed.
     pub(crate) fn exclusive(repo: &Repository, operation: &str) -> Result<LockGuard> {
         let guard = LockGuard::create(repo, LockKind::Exclusive, operation)?;
+        std::thread::sleep(repo.storage().listing_lag());
         let others = live_locks_except(repo, Some(&guard.session()))?;
         let in_the_way = others
             .iter()

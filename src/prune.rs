@@ -190,6 +190,10 @@ impl Repository {
         report.index_files_removed = plan.index_files.len() as u64;
         crate::crashpoint::hit("prune-after-index-removal");
 
+        // On storage whose listings lag, a backup that started up to one lag ago may not be
+        // listed yet, and may itself have listed the old index files: after two lags its lock
+        // is listed, or it started after both index changes were listed (SPEC §12.3 step 9).
+        wait(self.storage().listing_lag() * 2, cancel)?;
         lock.check()?;
         if let Err(e) = self.refuse_if_changed(&session, &plan, &written) {
             // Someone may have read the old index since: name the packs again, all of which
@@ -516,6 +520,16 @@ fn blob_object(blob_type: BlobType) -> crate::error::ObjectKind {
         BlobType::Data => crate::error::ObjectKind::DataBlob,
         BlobType::Tree => crate::error::ObjectKind::TreeBlob,
     }
+}
+
+/// Sleeps for `period`, or until `cancel` is set.
+fn wait(period: std::time::Duration, cancel: &CancelToken) -> Result<()> {
+    let until = std::time::Instant::now() + period;
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) {
+        cancel.check()?;
+        std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+    }
+    cancel.check()
 }
 
 /// Spool files older than a day are left by killed processes; younger ones may belong to a

@@ -10,7 +10,7 @@
 //! ITEM  := 'seed=' u64 | FAULT '@' OP ['/' PREFIX] [':' WHEN]
 //! FAULT := 'transient' | 'permanent' | 'full' | 'unauthorized' | 'truncate' | 'bitflip'
 //!        | 'drop-write' | 'error-after-write' | 'delay=' MILLISECONDS
-//!        | 'list-missing' | 'list-duplicate' | 'list-short'
+//!        | 'list-missing' | 'list-duplicate' | 'list-short' | 'list-lag=' MILLISECONDS
 //! OP    := 'read' | 'write' | 'list' | 'stat' | 'remove' | 'any'
 //! WHEN  := 'nth=' N      (the Nth matching operation only, 1-based)
 //!        | 'first=' N    (the first N matching operations)
@@ -55,6 +55,10 @@ pub enum Fault {
     ListDuplicate,
     /// A listing returns only its first half (a page lost).
     ListShort,
+    /// A listing leaves out the files this storage created less than this long ago, and
+    /// still names those it removed less than this long ago (a search index that lags behind
+    /// writes, as Google Drive's may).
+    ListLag(Duration),
 }
 
 /// Which operations a rule applies to.
@@ -140,10 +144,16 @@ fn parse_rule(item: &str) -> Result<FaultRule, String> {
         "list-missing" => Fault::ListMissing,
         "list-duplicate" => Fault::ListDuplicate,
         "list-short" => Fault::ListShort,
-        other => match other.strip_prefix("delay=").and_then(|ms| ms.parse().ok()) {
-            Some(ms) => Fault::Delay(Duration::from_millis(ms)),
-            None => return Err(format!("unknown fault {other:?}")),
-        },
+        other => {
+            let millis = |prefix: &str| {
+                other.strip_prefix(prefix).and_then(|ms| ms.parse().ok()).map(Duration::from_millis)
+            };
+            match (millis("delay="), millis("list-lag=")) {
+                (Some(wait), _) => Fault::Delay(wait),
+                (_, Some(lag)) => Fault::ListLag(lag),
+                _ => return Err(format!("unknown fault {other:?}")),
+            }
+        }
     };
     let operation = match operation {
         "read" => Operation::Read,
@@ -182,6 +192,16 @@ pub struct FaultyStorage {
     random: Mutex<SplitMix64>,
     /// Faults injected so far.
     injected: AtomicU64,
+    /// Files created or removed through this storage, with when, for [`Fault::ListLag`].
+    changes: Mutex<Vec<Change>>,
+}
+
+/// A file created or removed through a [`FaultyStorage`].
+struct Change {
+    at: std::time::Instant,
+    /// The file as listed before its removal; `None` for a creation.
+    removed: Option<ObjectMeta>,
+    path: String,
 }
 
 impl FaultyStorage {
@@ -190,13 +210,39 @@ impl FaultyStorage {
     pub fn new(inner: Arc<dyn Storage>, plan: FaultPlan) -> FaultyStorage {
         let counts = plan.rules.iter().map(|_| AtomicU64::new(0)).collect();
         let random = Mutex::new(SplitMix64(plan.seed));
-        FaultyStorage { inner, plan, counts, random, injected: AtomicU64::new(0) }
+        FaultyStorage { inner, plan, counts, random, injected: AtomicU64::new(0), changes: Mutex::default() }
     }
 
     /// How many faults have been injected.
     #[must_use]
     pub fn injected(&self) -> u64 {
         self.injected.load(Ordering::Relaxed)
+    }
+
+    /// Whether the plan has a [`Fault::ListLag`], so creations and removals must be recorded.
+    fn lags(&self) -> bool {
+        self.plan.rules.iter().any(|rule| matches!(rule.fault, Fault::ListLag(_)))
+    }
+
+    fn record(&self, path: &str, removed: Option<ObjectMeta>) {
+        let change = Change { at: std::time::Instant::now(), removed, path: path.to_string() };
+        self.changes.lock().unwrap_or_else(PoisonError::into_inner).push(change);
+    }
+
+    /// `entries` as a listing of `dir` lagging `lag` behind this storage's changes shows them.
+    fn lagging(&self, dir: &str, lag: Duration, mut entries: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
+        let changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        for change in changes.iter().filter(|c| c.at.elapsed() < lag && c.path.starts_with(dir)) {
+            match &change.removed {
+                None => entries.retain(|entry| entry.path != change.path),
+                Some(meta) => {
+                    if !entries.iter().any(|entry| entry.path == meta.path) {
+                        entries.push(meta.clone());
+                    }
+                }
+            }
+        }
+        entries
     }
 
     fn next_random(&self) -> u64 {
@@ -208,6 +254,7 @@ impl FaultyStorage {
         for (rule, count) in self.plan.rules.iter().zip(&self.counts) {
             let op_matches = rule.operation == Operation::Any || rule.operation == operation;
             let kind_matches = matches!(rule.fault, Fault::Delay(_))
+                || (operation == Operation::List && matches!(rule.fault, Fault::ListLag(_)))
                 || matches!(
                     rule.fault,
                     Fault::Transient | Fault::Permanent | Fault::Full | Fault::Unauthorized
@@ -308,7 +355,11 @@ impl Storage for FaultyStorage {
     }
 
     fn create(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
-        self.write_with(path, || self.inner.create(path, bytes))
+        self.write_with(path, || self.inner.create(path, bytes))?;
+        if self.lags() {
+            self.record(path, None);
+        }
+        Ok(())
     }
 
     fn spool_dir(&self) -> &Path {
@@ -320,6 +371,9 @@ impl Storage for FaultyStorage {
         if outcome.is_ok() {
             // A dropped write still consumes the spool file, as a real upload would.
             let _ = std::fs::remove_file(spool_file);
+            if self.lags() {
+                self.record(path, None);
+            }
         }
         outcome
     }
@@ -337,7 +391,12 @@ impl Storage for FaultyStorage {
     }
 
     fn remove(&self, path: &str) -> Result<(), StorageError> {
-        self.plain(Operation::Remove, "delete", path, || self.inner.remove(path))
+        let before = if self.lags() { self.inner.len(path).ok() } else { None };
+        self.plain(Operation::Remove, "delete", path, || self.inner.remove(path))?;
+        if let Some(len) = before {
+            self.record(path, Some(ObjectMeta { path: path.to_string(), len }));
+        }
+        Ok(())
     }
 
     fn list(&self, dir: &str) -> Result<Vec<ObjectMeta>, StorageError> {
@@ -347,6 +406,9 @@ impl Storage for FaultyStorage {
             return Err(self.error(f, "list", dir));
         }
         let mut entries = self.inner.list(dir)?;
+        if let Some(Fault::ListLag(lag)) = fault {
+            return Ok(self.lagging(dir, lag, entries));
+        }
         if entries.is_empty() {
             return Ok(entries);
         }
@@ -364,6 +426,10 @@ impl Storage for FaultyStorage {
 
     fn connections(&self) -> usize {
         self.inner.connections()
+    }
+
+    fn listing_lag(&self) -> std::time::Duration {
+        self.inner.listing_lag()
     }
 }
 
@@ -400,6 +466,8 @@ mod tests {
             }
         );
         assert_eq!(plan.rules[2].fault, Fault::Delay(Duration::from_millis(50)));
+        let lagging = FaultPlan::parse("list-lag=300@list").unwrap();
+        assert_eq!(lagging.rules[0].fault, Fault::ListLag(Duration::from_millis(300)));
         assert_eq!(plan.rules[2].when, When::Always);
         for bad in ["oops@read", "transient@nowhere", "transient@read:p=2", "transient@read:nth=x", "seed=-1"]
         {

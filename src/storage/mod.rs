@@ -164,6 +164,14 @@ pub trait Storage: Send + Sync {
     fn connections(&self) -> usize {
         2
     }
+
+    /// How long after a file is created or removed a listing is sure to show it so: zero for
+    /// storage whose listings are consistent at once (a directory, S3, WebDAV), longer for
+    /// one whose search index lags behind its writes (Google Drive). Operations that decide
+    /// from listings what others are doing (taking an exclusive lock, prune) wait this long.
+    fn listing_lag(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Opens the storage for a repository location with the options of the environment

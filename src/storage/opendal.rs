@@ -33,6 +33,10 @@ pub(crate) const TEMP_DIR: &str = "tmp";
 const REMOTE_CONNECTIONS: usize = 4;
 /// Uploads at once to a local directory: the disk, not latency, is the limit.
 const LOCAL_CONNECTIONS: usize = 2;
+/// How long Drive's search index may take to show a write. Google documents no bound; this
+/// is a generous guess (its lag is usually well under a second), since waiting it out costs
+/// only a slower prune.
+const DRIVE_LISTING_LAG: std::time::Duration = std::time::Duration::from_secs(30);
 /// How many copies of one name a Drive delete removes before giving up.
 const MAX_DRIVE_DUPLICATES: usize = 16;
 
@@ -46,6 +50,8 @@ pub struct OpendalStorage {
     /// Where packs are assembled before they are stored.
     spool_dir: PathBuf,
     connections: usize,
+    /// See [`Storage::listing_lag`].
+    listing_lag: std::time::Duration,
 }
 
 /// What differs between backends.
@@ -110,7 +116,11 @@ impl OpendalStorage {
             _ => options.connections.unwrap_or(REMOTE_CONNECTIONS),
         }
         .max(1);
-        Ok(OpendalStorage { op, runtime, location: shown, backend, spool_dir, connections })
+        let listing_lag = options.listing_lag.unwrap_or(match backend {
+            Backend::Gdrive { .. } => DRIVE_LISTING_LAG,
+            _ => std::time::Duration::ZERO,
+        });
+        Ok(OpendalStorage { op, runtime, location: shown, backend, spool_dir, connections, listing_lag })
     }
 
     fn error(&self, operation: &'static str, path: &str, err: &opendal::Error) -> StorageError {
@@ -550,6 +560,10 @@ impl Storage for OpendalStorage {
 
     fn connections(&self) -> usize {
         self.connections
+    }
+
+    fn listing_lag(&self) -> std::time::Duration {
+        self.listing_lag
     }
 }
 

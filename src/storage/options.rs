@@ -96,6 +96,10 @@ pub struct StorageOptions {
     pub faults: Option<FaultPlan>,
     /// Where packs are assembled for remote backends; a cache directory when `None`.
     pub spool_dir: Option<std::path::PathBuf>,
+    /// How long listings may lag behind writes ([`Storage::listing_lag`](super::Storage::listing_lag));
+    /// the backend's own figure when `None` (30 s for Google Drive, else none).
+    /// `CAIRN_LISTING_LAG` (seconds).
+    pub listing_lag: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for StorageOptions {
@@ -109,6 +113,7 @@ impl std::fmt::Debug for StorageOptions {
             .field("limit_download", &self.limit_download)
             .field("retry", &self.retry)
             .field("faults", &self.faults)
+            .field("listing_lag", &self.listing_lag)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +132,15 @@ impl StorageOptions {
         };
         let faults = match var("CAIRN_TEST_FAULTS") {
             Some(spec) => Some(FaultPlan::parse(&spec).map_err(|e| format!("CAIRN_TEST_FAULTS: {e}"))?),
+            None => None,
+        };
+        let listing_lag = match var("CAIRN_LISTING_LAG") {
+            Some(text) => Some(
+                text.parse::<f64>()
+                    .ok()
+                    .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+                    .ok_or_else(|| format!("CAIRN_LISTING_LAG={text}: use a number of seconds"))?,
+            ),
             None => None,
         };
         Ok(StorageOptions {
@@ -149,6 +163,7 @@ impl StorageOptions {
                 endpoint: var("CAIRN_GDRIVE_ENDPOINT"),
             },
             faults,
+            listing_lag,
             ..StorageOptions::default()
         })
     }

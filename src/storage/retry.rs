@@ -230,6 +230,10 @@ impl Storage for RetryingStorage {
     fn connections(&self) -> usize {
         self.inner.connections()
     }
+
+    fn listing_lag(&self) -> std::time::Duration {
+        self.inner.listing_lag()
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,10 @@ impl Storage for ThrottledStorage {
     fn connections(&self) -> usize {
         self.inner.connections()
     }
+
+    fn listing_lag(&self) -> std::time::Duration {
+        self.inner.listing_lag()
+    }
 }
 
 #[cfg(test)]

@@ -147,6 +147,8 @@ impl FakeDrive {
                 endpoint: Some(self.endpoint()),
                 ..GdriveCredentials::default()
             },
+            // The fake's listings lag only when a test says so (`set_listing_lag`).
+            listing_lag: Some(Duration::ZERO),
             ..StorageOptions::default()
         }
     }
@@ -156,10 +158,10 @@ impl FakeDrive {
         self.drive().failure = (count > 0).then_some((failure, count));
     }
 
-    /// New files appear in `q=` searches and listings only after this many further requests
-    /// (a fetch by id finds them at once), as Drive's search index lags behind its writes.
-    pub fn set_listing_lag(&self, requests: u64) {
-        self.drive().listing_lag = requests;
+    /// New files appear in `q=` searches and listings only this long after their upload (a
+    /// fetch by id finds them at once), as Drive's search index lags behind its writes.
+    pub fn set_listing_lag(&self, lag: Duration) {
+        self.drive().listing_lag = lag;
     }
 
     /// Creates a second file with the same name in the folder at `folder_path` (from My
@@ -472,8 +474,8 @@ struct DriveFile {
     modified_ms: u64,
     /// Trashed by a client; what it contains counts as trashed too.
     trashed: bool,
-    /// The request count from which searches find the file.
-    searchable_from: u64,
+    /// When searches start to find the file (never, for My Drive itself).
+    searchable_from: Option<Instant>,
 }
 
 impl DriveFile {
@@ -511,7 +513,7 @@ struct Drive {
     next_id: u64,
     clock_ms: u64,
     requests: u64,
-    listing_lag: u64,
+    listing_lag: Duration,
     failure: Option<(DriveFailure, usize)>,
 }
 
@@ -527,14 +529,14 @@ impl Drive {
             modified_ms: CLOCK_START_MS,
             trashed: false,
             // My Drive itself is never a search result.
-            searchable_from: u64::MAX,
+            searchable_from: None,
         };
         Drive {
             files: BTreeMap::from([(ROOT_ID.to_string(), root)]),
             next_id: 0,
             clock_ms: CLOCK_START_MS,
             requests: 0,
-            listing_lag: 0,
+            listing_lag: Duration::ZERO,
             failure: None,
         }
     }
@@ -595,10 +597,11 @@ impl Drive {
                 .ok_or_else(|| bad_parameter("pageToken", token))?,
         };
         let fields = selected_fields(request, DEFAULT_LIST_FIELDS)?;
+        let now = Instant::now();
         let mut found: Vec<(&DriveFile, bool)> = self
             .files
             .values()
-            .filter(|file| file.searchable_from <= self.requests)
+            .filter(|file| file.searchable_from.is_some_and(|from| from <= now))
             .map(|file| (file, self.in_trash(file)))
             .filter(|&(file, in_trash)| query.as_ref().is_none_or(|query| query.matches(file, in_trash)))
             .collect();
@@ -713,7 +716,7 @@ impl Drive {
             created_ms: now,
             modified_ms: now,
             trashed: false,
-            searchable_from: self.requests + self.listing_lag,
+            searchable_from: Some(Instant::now() + self.listing_lag),
         };
         self.files.insert(id.clone(), file);
         id
@@ -1436,7 +1439,7 @@ fn gdrive_fake_remove_deletes_every_duplicate() {
 
 #[test]
 fn gdrive_fake_searches_lag_behind_writes() {
-    const LAG: u64 = 20;
+    const LAG: Duration = Duration::from_millis(400);
     let fake = FakeDrive::start();
     let spool = TempDir::new().unwrap();
     let writer = open(&fake, "Backups/lag", spool.path());
@@ -1448,8 +1451,8 @@ fn gdrive_fake_searches_lag_behind_writes() {
     let reader = open(&fake, "Backups/lag", spool.path());
     assert_eq!(kind(reader.len("locks/l1")), StorageErrorKind::NotFound, "a search does not find it yet");
     assert!(reader.list("locks").unwrap().is_empty(), "nor does a listing");
-    let attempts = (0..LAG).take_while(|_| reader.len("locks/l1").is_err()).count();
-    assert!((attempts as u64) < LAG, "found after the lag");
+    std::thread::sleep(LAG);
+    assert_eq!(reader.len("locks/l1").unwrap(), 4, "found after the lag");
     assert_eq!(reader.list("locks").unwrap().len(), 1);
 }
 

@@ -152,3 +152,53 @@ fn a_dropped_pack_is_found_by_check_and_healed_by_the_next_backup() {
     assert_restores(&clean, &healed, data);
     assert_checks_clean(&clean);
 }
+
+/// A storage whose listings lag behind its writes, as Google Drive's search may; a backup's
+/// snapshot file is written well after its index file (a delay on that write), and a prune
+/// starts at once. Told nothing of the lag, the prune plans without the new snapshot, but
+/// its last check lists neither its own new index nor the old ones' removal, so it removes
+/// nothing and fails: safe, never useful. Told the lag, it waits it out, sees the snapshot,
+/// removes nothing any snapshot needs, and a later forget + prune frees space as usual.
+#[test]
+fn prune_waits_out_a_lagging_listing() {
+    const LAG: std::time::Duration = std::time::Duration::from_millis(500);
+    let plan = format!("list-lag={}@list;delay=800@write/snapshots", LAG.as_millis());
+    let open = |world: &World, told: std::time::Duration| {
+        let options = StorageOptions {
+            faults: Some(FaultPlan::parse(&plan).unwrap()),
+            retry: test_retry_policy(),
+            listing_lag: Some(told),
+            ..StorageOptions::default()
+        };
+        let storage = cairn::storage::open(world.repo_dir.to_str().unwrap(), &options).unwrap();
+        Repository::open(storage, &Credentials::Password(Password::from(PASSWORD))).unwrap()
+    };
+    let second_backup_then_prune = |repo: &Repository, world: &World| {
+        backup(repo, &world.data).unwrap();
+        std::thread::sleep(LAG * 2);
+        generation(&world.data, 2);
+        backup(repo, &world.data).unwrap();
+        repo.prune(&cairn::PruneOptions::default(), &CancelToken::new())
+    };
+
+    let unaware = World::new();
+    let refused = second_backup_then_prune(&open(&unaware, std::time::Duration::ZERO), &unaware).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Locked, "{refused}");
+    let repo = open_plain(&unaware.repo_dir);
+    assert_checks_clean(&repo);
+    assert_restores(&repo, &repo.find_snapshot("latest").unwrap(), &unaware.data);
+
+    let aware = World::new();
+    let repo = open(&aware, LAG);
+    let started = std::time::Instant::now();
+    let report = second_backup_then_prune(&repo, &aware).unwrap();
+    assert!(started.elapsed() >= LAG * 5, "backups, then the prune's three waits");
+    assert_eq!(report.packs_removed + report.packs_repacked, 0, "{report:?}");
+    let keep_last = cairn::format::policy::Retention { keep_last: 1, ..Default::default() };
+    repo.forget(&ForgetOptions { retention: Some(keep_last), ..ForgetOptions::default() }).unwrap();
+    let report = repo.prune(&cairn::PruneOptions::default(), &CancelToken::new()).unwrap();
+    assert!(report.bytes_removed > 0, "{report:?}");
+    let kept = open_plain(&aware.repo_dir);
+    assert_checks_clean(&kept);
+    assert_restores(&kept, &kept.find_snapshot("latest").unwrap(), &aware.data);
+}
