@@ -3,7 +3,8 @@
 #
 # For each tool and round: fresh repository; first backup of generation 0; backup after the
 # corpus's `app-day` mutation (generation 1); a backup with no change; restore of the latest
-# snapshot into an empty directory (checked with diff -r, not timed); backup of generation 2;
+# snapshot into an empty directory (checked with benches/same_tree.py, not timed: files
+# byte for byte, SQLite databases by content, since cairn rebuilds them); backup of generation 2;
 # forget keeping the last 1 of the 4 snapshots, then prune (borg: prune + compact), as in
 # ../shared/bench/RESULTS.md. Each step records wall
 # time and peak RSS (/usr/bin/time), and the repository's growth (du). Everything is warm in
@@ -87,7 +88,7 @@ bench_tool() {
             run cairn "$round" backup-app-day "$repo" "$c" -r "$repo" backup -q "$src"
             run cairn "$round" backup-no-change "$repo" "$c" -r "$repo" backup -q "$src"
             run cairn "$round" restore "$target" "$c" -r "$repo" restore latest -q --target "$target"
-            diff -r "$src" "$target/data"
+            "$ROOT/benches/same_tree.py" "$src" "$target/data"
             rsync -a --delete "$G2/" "$src/"
             run cairn "$round" backup-gen2 "$repo" "$c" -r "$repo" backup -q "$src"
             run cairn "$round" forget-prune "$repo" "$c" -r "$repo" forget -q --keep-last 1 --prune
@@ -100,7 +101,7 @@ bench_tool() {
             run restic "$round" backup-app-day "$repo" restic -r "$repo" backup -q "$src"
             run restic "$round" backup-no-change "$repo" restic -r "$repo" backup -q "$src"
             run restic "$round" restore "$target" restic -r "$repo" restore latest -q --target "$target"
-            diff -r "$src" "$target$src"
+            "$ROOT/benches/same_tree.py" "$src" "$target$src"
             rsync -a --delete "$G2/" "$src/"
             run restic "$round" backup-gen2 "$repo" restic -r "$repo" backup -q "$src"
             run restic "$round" forget-prune "$repo" restic -r "$repo" forget -q --keep-last 1 --prune
@@ -115,7 +116,7 @@ bench_tool() {
             run borg "$round" backup-app-day "$repo" borg create "$repo::g1" "$src"
             run borg "$round" backup-no-change "$repo" borg create "$repo::g1b" "$src"
             (cd "$target" && run borg "$round" restore "$target" borg extract "$repo::g1b")
-            diff -r "$src" "$target$src"
+            "$ROOT/benches/same_tree.py" "$src" "$target$src"
             rsync -a --delete "$G2/" "$src/"
             run borg "$round" backup-gen2 "$repo" borg create "$repo::g2" "$src"
             run borg "$round" forget-prune "$repo" bash -c "borg prune --keep-last 1 '$repo' && borg compact '$repo'"

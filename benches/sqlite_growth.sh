@@ -6,8 +6,9 @@
 #
 # For each (tool, mode): fresh repository, backup of generation 0 (timed), then the mutation
 # applied with rsync, backup again (timed); the repository's growth is `du -sb` before and
-# after. cairn also restores the second snapshot (timed, checked with sqlite3's
-# integrity_check and a row-by-row comparison of the database).
+# after. cairn also restores the second snapshot (timed, checked with benches/same_tree.py:
+# integrity_check, schema, settings and every row of the database, every other file byte for
+# byte).
 #
 # Usage: benches/sqlite_growth.sh            (scale 1 = ~1 GB)
 #        SCALE=0.1 benches/sqlite_growth.sh
@@ -52,21 +53,6 @@ run() {
     echo "$variant,$mode,$step,$wall,$rss,$((after - before))" >> "$WORK/results.csv"
 }
 
-# Rows of every table, in order, as text: equal for equal content.
-db_rows() {
-    python3 - "$1" <<'PY'
-import hashlib, sqlite3, sys
-con = sqlite3.connect(sys.argv[1])
-assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-h = hashlib.sha256()
-for (name, without_rowid) in con.execute("SELECT name, wr FROM pragma_table_list WHERE schema='main' AND type='table' ORDER BY name"):
-    order = "SELECT * FROM \"{0}\" ORDER BY 1" if without_rowid else "SELECT rowid, * FROM \"{0}\" ORDER BY rowid"
-    for row in con.execute(order.format(name)):
-        h.update(repr(row).encode())
-print(h.hexdigest())
-PY
-}
-
 bench() {
     local variant=$1 mode=$2
     local repo=$WORK/repo src=$WORK/src/data target=$WORK/restore
@@ -82,10 +68,7 @@ bench() {
             rsync -a --delete "$CORPUS/$mode/" "$src/"
             run "$variant" "$mode" day "$repo" "$c" -r "$repo" backup -q "$src"
             run "$variant" "$mode" restore "$target" "$c" -r "$repo" restore latest -q --target "$target"
-            local expected actual
-            expected=$(db_rows "$src/app.db")
-            actual=$(db_rows "$target/data/app.db")
-            [ "$expected" = "$actual" ] || { echo "restored database differs" >&2; exit 1; }
+            "$ROOT/benches/same_tree.py" "$src" "$target/data"
             ;;
         restic)
             export RESTIC_PASSWORD=$PASSWORD

@@ -14,14 +14,26 @@ use crate::servers::{Server, remote};
 /// Three generations of an app's data in a staging repository, each kept as a copy of the
 /// source tree as it was.
 fn staging() -> (TestRepo, TempDir, Vec<(SnapshotInfo, std::path::PathBuf)>) {
+    staging_with(|data, n| {
+        if n == 0 {
+            write(&data.join("media/a.jpg"), &random_bytes(1_500_000, 1));
+        }
+        write(&data.join("app.db"), &random_bytes(2 << 20, 10 + n));
+        write(&data.join(format!("media/new-{n}.jpg")), &random_bytes(400_000, 20 + n));
+    })
+}
+
+/// A staging repository with three snapshots of `data`, generation `n` written by
+/// `generation(data, n)`, each kept as a copy of the source tree as it was.
+fn staging_with(
+    generation: impl Fn(&Path, u64),
+) -> (TestRepo, TempDir, Vec<(SnapshotInfo, std::path::PathBuf)>) {
     let repo = TestRepo::new();
     let src = TempDir::new().unwrap();
     let data = src.path().join("data");
-    write(&data.join("media/a.jpg"), &random_bytes(1_500_000, 1));
     let mut generations = Vec::new();
     for n in 0..3u64 {
-        write(&data.join("app.db"), &random_bytes(2 << 20, 10 + n));
-        write(&data.join(format!("media/new-{n}.jpg")), &random_bytes(400_000, 20 + n));
+        generation(&data, n);
         let info = repo.backup(&[&data]).snapshot;
         let kept = src.path().join(format!("gen{n}/data"));
         copy_dir(&data, &kept);
@@ -95,20 +107,11 @@ fn a_destination_sharing_the_keys_gets_the_blobs_as_they_are() {
 
 /// [`staging`] with text-like files that compress well.
 fn staging_compressible() -> (TestRepo, TempDir, Vec<(SnapshotInfo, std::path::PathBuf)>) {
-    let repo = TestRepo::new();
-    let src = TempDir::new().unwrap();
-    let data = src.path().join("data");
-    let mut generations = Vec::new();
-    for n in 0..3u64 {
+    staging_with(|data, n| {
         let text: Vec<u8> = random_bytes(1 << 20, 30 + n).iter().flat_map(|b| [b'a' + b % 8, b' ']).collect();
         write(&data.join(format!("notes-{n}.txt")), &text);
         write(&data.join("media/photo.jpg"), &random_bytes(300_000, 40 + n));
-        let info = repo.backup(&[&data]).snapshot;
-        let kept = src.path().join(format!("gen{n}/data"));
-        copy_dir(&data, &kept);
-        generations.push((info, kept));
-    }
-    (repo, src, generations)
+    })
 }
 
 /// `cairn init --from-repo A --share-keys` makes a repository `cairn copy` fills without
