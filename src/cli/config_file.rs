@@ -130,8 +130,12 @@ fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
 }
 
 fn read(path: &Path) -> Result<ConfigFile, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read config file {}: {e}", path.display())))?;
+    // The text holds the file's secrets: wiped once parsed. The parsed values move into
+    // `Secret`s, which wipe themselves.
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("cannot read config file {}: {e}", path.display())))?,
+    );
     toml::from_str(&text).map_err(|e| {
         let first = e.message().lines().next().unwrap_or_default().to_string();
         let at = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
