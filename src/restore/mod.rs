@@ -182,14 +182,16 @@ impl Repository {
         Ok(written.into_inner())
     }
 
-    /// Fetches one range of a pack and opens and checks each blob in it.
-    fn fetch_read(&self, read: &PackRead) -> Result<Vec<Vec<u8>>> {
+    /// Fetches one range of a pack, opens and checks each blob in it and writes it to every
+    /// place it belongs, one blob in memory at a time. A damaged blob fails the whole read
+    /// after the blobs before it were written; writing them again is harmless (the same bytes
+    /// at the same offsets), so the caller may simply run this again.
+    fn write_read(&self, plan: &Plan, read: &PackRead) -> Result<()> {
         let path = layout::file_path(FileKind::Pack, &read.pack.0);
         let bytes = self
             .storage()
             .read_range(&path, read.offset, read.len)
             .map_err(|e| crate::pack::pack_read_error(&read.pack, e))?;
-        let mut raws = Vec::with_capacity(read.blobs.len());
         for blob in &read.blobs {
             let sealed = bytes
                 .get(blob.offset_in_read..blob.offset_in_read + blob.sealed_len)
@@ -208,14 +210,26 @@ impl Repository {
                     crate::Damage::Format(plan::length_mismatch()),
                 ));
             }
-            raws.push(raw);
+            // Files start as holes of their full length: all-zero chunks need no write,
+            // which also restores sparse files sparse.
+            if raw.iter().all(|&b| b == 0) {
+                continue;
+            }
+            for target in &blob.targets {
+                let file = &plan.files[target.file];
+                let handle = OpenOptions::new()
+                    .write(true)
+                    .open(&file.temp)
+                    .map_err(|e| target_error(&file.temp, e))?;
+                handle.write_all_at(&raw, target.offset).map_err(|e| target_error(&file.temp, e))?;
+            }
         }
-        Ok(raws)
+        Ok(())
     }
 
     /// Fetches one range of a pack, opens and checks each blob in it (downloading it again
-    /// once if that fails), and writes each to every place it belongs; finishes the files
-    /// this completes.
+    /// once if that fails), and writes each to every place it belongs; then counts them and
+    /// finishes the files this completes.
     fn apply_read(
         &self,
         plan: &Plan,
@@ -224,21 +238,12 @@ impl Repository {
         meter: &Meter,
         written: &AtomicU64,
     ) -> Result<()> {
-        let raws = crate::repository::reread_once_if_damaged(|| self.fetch_read(read))?;
-        for (blob, raw) in read.blobs.iter().zip(raws) {
+        crate::repository::reread_once_if_damaged(|| self.write_read(plan, read))?;
+        for blob in &read.blobs {
             for target in &blob.targets {
                 let file = &plan.files[target.file];
-                // Files start as holes of their full length: all-zero chunks need no write,
-                // which also restores sparse files sparse.
-                if raw.iter().any(|&b| b != 0) {
-                    let handle = OpenOptions::new()
-                        .write(true)
-                        .open(&file.temp)
-                        .map_err(|e| target_error(&file.temp, e))?;
-                    handle.write_all_at(&raw, target.offset).map_err(|e| target_error(&file.temp, e))?;
-                }
-                written.fetch_add(raw.len() as u64, Ordering::Relaxed);
-                meter.add_done(0, raw.len() as u64);
+                written.fetch_add(u64::from(blob.raw_len), Ordering::Relaxed);
+                meter.add_done(0, u64::from(blob.raw_len));
                 if file.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
                     finish_file(self, file, owner)?;
                     meter.set_current(&file.path);
