@@ -1,13 +1,18 @@
 //! Copying snapshots between repositories (`cairn copy`): the offline queue. An app backs up
 //! to a local staging repository while offline and copies to the cloud when it is online.
 //!
-//! Each repository has its own keys, so the same content has other chunk boundaries, chunk
-//! ids and tree ids in each: a copy reads each file from the source and chunks it again with
-//! the destination's chunker, deduplicating against the destination's index. Two memos keep
-//! this from reading every snapshot in full: a source tree already copied maps straight to
-//! its destination tree, and a file whose source chunk list was already copied maps straight
-//! to its destination chunk list. So a snapshot that shares most of its content with one
-//! already copied costs only what changed.
+//! Repositories created independently have their own keys, so the same content has other
+//! chunk boundaries, chunk ids and tree ids in each: a copy reads each file from the source
+//! and chunks it again with the destination's chunker, deduplicating against the
+//! destination's index. Two memos keep this from reading every snapshot in full: a source
+//! tree already copied maps straight to its destination tree, and a file whose source chunk
+//! list was already copied maps straight to its destination chunk list. So a snapshot that
+//! shares most of its content with one already copied costs only what changed.
+//!
+//! A destination made with the source's keys ([`Repository::init_sharing_keys`]) names
+//! content as the source does, so a copy moves each blob it lacks as it is: opened and
+//! checked in the source, sealed again for the destination, never cut or compressed again,
+//! and trees are not rewritten.
 //!
 //! A copy is idempotent: each copied snapshot carries `copied-from: <source id>` in its
 //! metadata, and a source snapshot already copied is skipped. It is resumable: the

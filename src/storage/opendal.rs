@@ -29,8 +29,11 @@ use super::{Location, ObjectMeta, Storage, StorageError, StorageErrorKind, Stora
 
 /// Name of the directory, inside the repository, where files are written before their rename.
 pub(crate) const TEMP_DIR: &str = "tmp";
-/// Uploads at once to a remote backend unless the options say otherwise.
-const REMOTE_CONNECTIONS: usize = 4;
+/// Uploads at once to a remote backend unless the options say otherwise. Each holds its
+/// pack (8 MiB by default) in memory while it is sent; two keep a link busy while one
+/// request waits for its answer, and cost about 20 MiB less than four, which were no faster
+/// against loopback servers (BENCHMARKS.md, storage backends).
+const REMOTE_CONNECTIONS: usize = 2;
 /// Uploads at once to a local directory: the disk, not latency, is the limit.
 const LOCAL_CONNECTIONS: usize = 2;
 /// How long Drive's search index may take to show a write. Google documents no bound; this
