@@ -19,7 +19,7 @@ pub struct Cli {
     /// background (30 s doubling to 10 min, for scheduled jobs) or off.
     #[arg(long, env = "CAIRN_RETRIES", global = true)]
     pub retries: Option<String>,
-    /// Parallel uploads to the storage (default: 4 remote, 2 local).
+    /// Parallel uploads to the storage (default 2).
     #[arg(long, env = "CAIRN_CONNECTIONS", global = true)]
     pub connections: Option<usize>,
     /// Limit uploads to this many KiB/s (an average over packs).
