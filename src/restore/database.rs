@@ -61,11 +61,13 @@ pub(crate) fn rebuild_checked(
     dest: &Path,
     label: &str,
 ) -> Result<()> {
+    tracing::debug!(database = label, dump_bytes = len, "rebuilding");
     let built = build(dump, len, dest).map_err(|e| rebuild_error(e, dest, label));
     if let Err(e) = built {
         remove_with_companions(dest);
         return Err(e);
     }
+    tracing::debug!(database = label, "rebuilt; checking");
     // The two checks read the finished file independently: run them side by side.
     let checked = std::thread::scope(|scope| {
         let integrity = std::thread::Builder::new()
@@ -73,11 +75,13 @@ pub(crate) fn rebuild_checked(
             .spawn_scoped(scope, || check_file_integrity(dest).map_err(|e| rebuild_error(e, dest, label)))
             .map_err(|e| Error::system("starting a thread", e))?;
         let same = matches_dump(repo, dest, chunks, label);
+        tracing::debug!(database = label, "dumped again and compared");
         let sound = integrity.join().map_err(|_| {
             Error::system("checking a database", std::io::Error::other("the thread panicked"))
         })?;
         sound.and(same)
     });
+    tracing::debug!(database = label, ok = checked.is_ok(), "checked");
     if checked.is_err() {
         remove_with_companions(dest);
     }

@@ -83,6 +83,7 @@ pub(crate) fn build(dump: &mut dyn Read, len: u64, dest: &Path) -> Result<DumpHe
                     return Err(out_of_order("a schema record inside a table's rows"));
                 }
                 create(&conn, kind, name, sql)?;
+                tracing::trace!(name, "created");
             }
             Record::Table { name, without_rowid, columns } => {
                 if table.is_some() {

@@ -226,6 +226,28 @@ fn every_schema_feature_and_value_type_survives_a_restore() {
     }
 }
 
+/// A selective restore of one database (an include pattern naming it) writes that database
+/// alone, rebuilt and whole, and nothing else of the snapshot.
+#[test]
+fn one_database_is_restored_alone() {
+    let repo = TestRepo::new();
+    let source = TempDir::new().unwrap();
+    let app = source.path().join("app");
+    let db = app.join("data/app.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    feature_database(&db, "UTF-8");
+    write(&app.join("media/photo.jpg"), &random_bytes(200_000, 3));
+    write(&app.join("data/settings.json"), b"{}");
+    let before = digest(&db);
+    let outcome = repo.backup(&[&app]);
+    let target = TempDir::new().unwrap();
+    let only = RestoreOptions { include: vec!["/app/data/app.db".into()], ..RestoreOptions::default() };
+    restore_into(&repo, &outcome.snapshot, target.path(), &only).unwrap();
+    assert_eq!(digest(&target.path().join("app/data/app.db")), before);
+    assert!(!target.path().join("app/media").exists(), "nothing else is restored");
+    assert!(!target.path().join("app/data/settings.json").exists());
+}
+
 #[test]
 fn corpus_database_keeps_every_table_checksum() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/make_corpus.py");
