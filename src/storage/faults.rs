@@ -219,14 +219,28 @@ impl FaultyStorage {
         self.injected.load(Ordering::Relaxed)
     }
 
-    /// Whether the plan has a [`Fault::ListLag`], so creations and removals must be recorded.
+    /// The longest [`Fault::ListLag`] of the plan: creations and removals are recorded for
+    /// that long.
+    fn longest_lag(&self) -> Option<Duration> {
+        self.plan
+            .rules
+            .iter()
+            .filter_map(|rule| match rule.fault {
+                Fault::ListLag(lag) => Some(lag),
+                _ => None,
+            })
+            .max()
+    }
+
     fn lags(&self) -> bool {
-        self.plan.rules.iter().any(|rule| matches!(rule.fault, Fault::ListLag(_)))
+        self.longest_lag().is_some()
     }
 
     fn record(&self, path: &str, removed: Option<ObjectMeta>) {
-        let change = Change { at: std::time::Instant::now(), removed, path: path.to_string() };
-        self.changes.lock().unwrap_or_else(PoisonError::into_inner).push(change);
+        let longest = self.longest_lag().unwrap_or_default();
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        changes.retain(|change| change.at.elapsed() < longest);
+        changes.push(Change { at: std::time::Instant::now(), removed, path: path.to_string() });
     }
 
     /// `entries` as a listing of `dir` lagging `lag` behind this storage's changes shows them.
