@@ -23,14 +23,15 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use cairn_format::envelope::BlobType;
-use cairn_format::id::{SnapshotId, TreeId};
+use cairn_format::id::{ObjectId, SnapshotId, TreeId};
 use cairn_format::snapshot::Snapshot;
 use cairn_format::tree::{ChunkRef, Node, NodeKind, Tree};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::lock::LockGuard;
-use crate::pack::BlobStore;
+use crate::pack::{BlobStore, PackRead};
 use crate::progress::CancelToken;
 use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
@@ -96,6 +97,7 @@ impl Repository {
             same_keys: shares_content_keys(source, self),
             trees: HashMap::new(),
             files: HashMap::new(),
+            wanted: Vec::new(),
             cancel,
         };
         let mut report = CopyReport { rechunked: !copier.same_keys, ..CopyReport::default() };
@@ -106,6 +108,7 @@ impl Repository {
                 continue;
             }
             let root = crate::tree::with_walk_stack(|| copier.tree(&info.snapshot.tree, 0))?;
+            copier.copy_wanted()?;
             // The trees and chunks are durable and indexed before the snapshot names them.
             lock.check()?;
             copier.store.checkpoint()?;
@@ -158,6 +161,8 @@ struct Copier<'a> {
     trees: HashMap<TreeId, TreeId>,
     /// Source chunk list of a file → destination chunk list.
     files: HashMap<Vec<ChunkRef>, Vec<ChunkRef>>,
+    /// Data blobs the destination lacks, to be copied as they are (with shared keys).
+    wanted: Vec<ObjectId>,
     cancel: &'a CancelToken,
 }
 
@@ -183,7 +188,8 @@ impl Copier<'_> {
         Ok(copied)
     }
 
-    /// Copies a tree, the trees below it and their chunks as they are, under the same ids.
+    /// Copies a tree and the trees below it as they are, under the same ids; the chunks they
+    /// name that the destination lacks are noted in `wanted`, for [`Copier::copy_wanted`].
     fn tree_as_is(&mut self, id: &TreeId, depth: usize) -> Result<TreeId> {
         let (payload, raw) =
             crate::pack::read_blob_payload(self.source, self.source_index, BlobType::Tree, &id.0)?;
@@ -192,16 +198,9 @@ impl Copier<'_> {
             match &node.kind {
                 NodeKind::File { chunks } | NodeKind::Database { chunks, .. } => {
                     for chunk in chunks {
-                        self.cancel.check()?;
-                        self.store.store_payload(BlobType::Data, chunk.id.0, || {
-                            crate::pack::read_blob_payload(
-                                self.source,
-                                self.source_index,
-                                BlobType::Data,
-                                &chunk.id.0,
-                            )
-                            .map(|(payload, _)| payload)
-                        })?;
+                        if self.store.is_new(BlobType::Data, chunk.id.0) {
+                            self.wanted.push(chunk.id.0);
+                        }
                     }
                 }
                 NodeKind::Dir { subtree } => {
@@ -210,8 +209,36 @@ impl Copier<'_> {
                 NodeKind::Symlink { .. } => {}
             }
         }
-        self.store.store_payload(BlobType::Tree, id.0, || Ok(payload))?;
+        self.store.store_payload(BlobType::Tree, id.0, &payload)?;
         Ok(*id)
+    }
+
+    /// Stores the chunks [`Copier::tree_as_is`] found missing: each source pack is read once
+    /// (in ranges, as a restore reads), and its blobs are opened, checked and sealed again for
+    /// the destination on every core, a few reads at a time so memory stays bounded.
+    fn copy_wanted(&mut self) -> Result<()> {
+        let mut located = Vec::with_capacity(self.wanted.len());
+        for id in self.wanted.drain(..) {
+            let missing = || Error::corrupt(crate::ObjectKind::DataBlob, id, crate::Damage::Missing);
+            let location = self.source_index.get(BlobType::Data, &id).ok_or_else(missing)?;
+            let pack = self.source_index.pack(location.pack).ok_or_else(missing)?;
+            located.push((pack, u64::from(location.offset), u64::from(location.sealed_len), id));
+        }
+        let (source, dest) = (self.source, self.dest);
+        let reads = crate::pack::ranged_reads(located);
+        for group in reads.chunks(rayon::current_num_threads().max(1)) {
+            self.cancel.check()?;
+            let resealed: Vec<Result<Vec<Resealed>>> = group
+                .par_iter()
+                .map(|read| crate::repository::reread_once_if_damaged(|| reseal(source, dest, read)))
+                .collect();
+            for blobs in resealed {
+                for blob in blobs? {
+                    self.store.add_sealed(BlobType::Data, blob.id, &blob.sealed, blob.raw_len)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Copies a tree whose files are cut again with the destination's chunker.
@@ -276,6 +303,40 @@ impl Copier<'_> {
         self.files.insert(chunks, copied.clone());
         Ok(copied)
     }
+}
+
+/// A data blob of the source, sealed for the destination.
+struct Resealed {
+    id: ObjectId,
+    sealed: Vec<u8>,
+    raw_len: u32,
+}
+
+/// Fetches one ranged read of a source pack and seals each of its blobs again for `dest`,
+/// after opening and checking it in `source`.
+fn reseal(source: &Repository, dest: &Repository, read: &PackRead<ObjectId>) -> Result<Vec<Resealed>> {
+    let bytes = read.fetch(source)?;
+    read.blobs
+        .iter()
+        .map(|entry| {
+            let id = entry.item;
+            let (payload, _) = source
+                .sealer()
+                .open_blob_payload(BlobType::Data, &id, read.sealed(&bytes, entry)?)
+                .map_err(|damage| {
+                    Error::corrupt(
+                        crate::ObjectKind::DataBlob,
+                        format!("{id} (in pack {})", read.pack.short()),
+                        damage,
+                    )
+                })?;
+            let sealed = dest
+                .sealer()
+                .seal_blob_payload(BlobType::Data, &id, &payload)
+                .map_err(|e| Error::system("encryption", e))?;
+            Ok(Resealed { id, sealed, raw_len: payload.raw_len })
+        })
+        .collect()
 }
 
 /// A file of the source repository as a byte stream, one chunk in memory at a time.

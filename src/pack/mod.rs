@@ -6,6 +6,7 @@ mod store;
 
 pub(crate) use builder::{PackBuilder, SealedPack};
 pub(crate) use reader::{
-    pack_read_error, read_blob, read_blob_payload, read_pack_header, read_pack_header_body,
+    PackRead, pack_read_error, ranged_reads, read_blob, read_blob_payload, read_pack_header,
+    read_pack_header_body,
 };
 pub(crate) use store::BlobStore;

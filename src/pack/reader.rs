@@ -59,6 +59,70 @@ fn read_sealed_blob<T>(
         .map_err(|damage| Error::corrupt(object, format!("{} (in pack {})", id, pack.short()), damage))
 }
 
+/// Blobs in one pack closer than this are fetched in one read, gap included.
+const MAX_GAP: u64 = 256 << 10;
+/// Largest single read.
+const MAX_READ: u64 = 8 << 20;
+
+/// One ranged read of a pack, and the blobs it holds.
+pub(crate) struct PackRead<T> {
+    pub(crate) pack: PackId,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) blobs: Vec<ReadEntry<T>>,
+}
+
+/// A blob within a [`PackRead`], with what the caller wants done with it.
+pub(crate) struct ReadEntry<T> {
+    pub(crate) offset_in_read: usize,
+    pub(crate) sealed_len: usize,
+    pub(crate) item: T,
+}
+
+impl<T> PackRead<T> {
+    /// The read's bytes.
+    pub(crate) fn fetch(&self, repo: &Repository) -> Result<Vec<u8>> {
+        let path = layout::file_path(FileKind::Pack, &self.pack.0);
+        repo.storage().read_range(&path, self.offset, self.len).map_err(|e| pack_read_error(&self.pack, e))
+    }
+
+    /// The sealed bytes of `blob` within `bytes`, as [`PackRead::fetch`] returned them.
+    pub(crate) fn sealed<'b>(&self, bytes: &'b [u8], blob: &ReadEntry<T>) -> Result<&'b [u8]> {
+        bytes
+            .get(blob.offset_in_read..blob.offset_in_read + blob.sealed_len)
+            .ok_or_else(|| Error::corrupt(ObjectKind::Pack, self.pack, Damage::Missing))
+    }
+}
+
+/// Groups blobs, each given as its pack, offset and sealed length there, and an item, into
+/// few ranged reads: sorted by pack and offset, blobs less than 256 KiB apart in one read of
+/// at most 8 MiB (gaps included), so every pack needed is read once, in order.
+pub(crate) fn ranged_reads<T>(mut located: Vec<(PackId, u64, u64, T)>) -> Vec<PackRead<T>> {
+    located.sort_unstable_by_key(|a| (a.0, a.1));
+    let mut reads: Vec<PackRead<T>> = Vec::new();
+    for (pack, offset, sealed_len, item) in located {
+        let end = offset + sealed_len;
+        let extend = reads.last().is_some_and(|read| {
+            let read_end = read.offset + read.len;
+            read.pack == pack
+                && offset >= read_end
+                && offset - read_end <= MAX_GAP
+                && end - read.offset <= MAX_READ
+        });
+        if !extend {
+            reads.push(PackRead { pack, offset, len: 0, blobs: Vec::new() });
+        }
+        let read = reads.last_mut().expect("a read was pushed above when none could be extended");
+        read.len = end - read.offset;
+        read.blobs.push(ReadEntry {
+            offset_in_read: usize::try_from(offset - read.offset).expect("reads are at most 8 MiB"),
+            sealed_len: usize::try_from(sealed_len).expect("blobs are smaller than 4 GiB"),
+            item,
+        });
+    }
+    reads
+}
+
 /// The decoded header of a pack, read from its tail.
 pub(crate) fn read_pack_header(repo: &Repository, id: &PackId) -> Result<PackHeader> {
     let (body, header_offset) = read_pack_header_body(repo, id)?;

@@ -50,35 +50,41 @@ impl<'a> BlobStore<'a> {
         self.add_sealed(blob_type, id, &sealed, raw_len)
     }
 
-    /// Stores a blob of another repository with the same content keys, unless the index or
-    /// this store already has it: `read` fetches its payload from there only then. The
-    /// payload keeps its compression.
+    /// Stores a blob of another repository with the same content keys, given as the payload
+    /// read there, unless the index or this store already has it. The payload keeps its
+    /// compression.
     pub(crate) fn store_payload(
         &mut self,
         blob_type: BlobType,
         id: ObjectId,
-        read: impl FnOnce() -> Result<BlobPayload>,
+        payload: &BlobPayload,
     ) -> Result<()> {
         if !self.is_new(blob_type, id) {
             return Ok(());
         }
-        let payload = read()?;
         let sealed = self
             .repo
             .sealer()
-            .seal_blob_payload(blob_type, &id, &payload)
+            .seal_blob_payload(blob_type, &id, payload)
             .map_err(|e| Error::system("encryption", e))?;
         self.add_sealed(blob_type, id, &sealed, payload.raw_len)
     }
 
     /// Whether the blob is neither indexed nor stored by this store yet; if so, it counts
-    /// as stored from now on.
-    fn is_new(&mut self, blob_type: BlobType, id: ObjectId) -> bool {
+    /// as stored from now on, and the caller must [`BlobStore::add_sealed`] it.
+    pub(crate) fn is_new(&mut self, blob_type: BlobType, id: ObjectId) -> bool {
         !self.index.contains(blob_type, &id) && self.pending.insert((blob_type, id))
     }
 
-    /// Adds a sealed blob to the open pack of its type, storing the pack when it is full.
-    fn add_sealed(&mut self, blob_type: BlobType, id: ObjectId, sealed: &[u8], raw_len: u32) -> Result<()> {
+    /// Adds a blob sealed for this repository to the open pack of its type, storing the
+    /// pack when it is full.
+    pub(crate) fn add_sealed(
+        &mut self,
+        blob_type: BlobType,
+        id: ObjectId,
+        sealed: &[u8],
+        raw_len: u32,
+    ) -> Result<()> {
         let slot = if let Some(slot) = self.open.iter().position(|(t, _)| *t == blob_type) {
             slot
         } else {

@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_format::envelope::BlobType;
-use cairn_format::header::FileKind;
 use cairn_format::timestamp::Timestamp;
 use cairn_format::tree::NodeMeta;
 use rayon::prelude::*;
@@ -26,7 +25,6 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::glob::PathFilter;
 use crate::index::Index;
-use crate::layout;
 use crate::progress::{CancelToken, Meter, Phase, Progress, with_ticker};
 use crate::repository::Repository;
 use crate::snapshot::SnapshotInfo;
@@ -187,22 +185,19 @@ impl Repository {
     /// after the blobs before it were written; writing them again is harmless (the same bytes
     /// at the same offsets), so the caller may simply run this again.
     fn write_read(&self, plan: &Plan, read: &PackRead) -> Result<()> {
-        let path = layout::file_path(FileKind::Pack, &read.pack.0);
-        let bytes = self
-            .storage()
-            .read_range(&path, read.offset, read.len)
-            .map_err(|e| crate::pack::pack_read_error(&read.pack, e))?;
-        for blob in &read.blobs {
-            let sealed = bytes
-                .get(blob.offset_in_read..blob.offset_in_read + blob.sealed_len)
-                .ok_or_else(|| Error::corrupt(crate::ObjectKind::Pack, read.pack, crate::Damage::Missing))?;
-            let raw = self.sealer().open_blob(BlobType::Data, &blob.id.0, sealed).map_err(|damage| {
-                Error::corrupt(
-                    crate::ObjectKind::DataBlob,
-                    format!("{} (in pack {})", blob.id, read.pack.short()),
-                    damage,
-                )
-            })?;
+        let bytes = read.fetch(self)?;
+        for entry in &read.blobs {
+            let blob = &entry.item;
+            let raw = self
+                .sealer()
+                .open_blob(BlobType::Data, &blob.id.0, read.sealed(&bytes, entry)?)
+                .map_err(|damage| {
+                    Error::corrupt(
+                        crate::ObjectKind::DataBlob,
+                        format!("{} (in pack {})", blob.id, read.pack.short()),
+                        damage,
+                    )
+                })?;
             if raw.len() != blob.raw_len as usize {
                 return Err(Error::corrupt(
                     crate::ObjectKind::DataBlob,
@@ -239,7 +234,7 @@ impl Repository {
         written: &AtomicU64,
     ) -> Result<()> {
         crate::repository::reread_once_if_damaged(|| self.write_read(plan, read))?;
-        for blob in &read.blobs {
+        for blob in read.blobs.iter().map(|entry| &entry.item) {
             for target in &blob.targets {
                 let file = &plan.files[target.file];
                 written.fetch_add(u64::from(blob.raw_len), Ordering::Relaxed);

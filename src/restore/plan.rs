@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
 use cairn_format::envelope::BlobType;
-use cairn_format::id::{ChunkId, PackId, TreeId};
+use cairn_format::id::{ChunkId, TreeId};
 use cairn_format::tree::{ChunkRef, NodeKind, NodeMeta};
 
 use crate::error::{Damage, Error, ObjectKind, Result};
@@ -17,11 +17,6 @@ use crate::glob::PathFilter;
 use crate::index::Index;
 use crate::repository::Repository;
 use crate::tree::load_tree;
-
-/// Blobs in one pack closer than this are fetched in one read, gap included.
-const MAX_GAP: u64 = 256 << 10;
-/// Largest single read.
-const MAX_READ: u64 = 8 << 20;
 
 pub(crate) struct DirPlan {
     pub(crate) path: PathBuf,
@@ -65,23 +60,16 @@ pub(crate) struct Target {
     pub(crate) offset: u64,
 }
 
-/// One blob within a read.
+/// One blob to fetch, and where its plaintext goes.
 pub(crate) struct BlobRead {
     pub(crate) id: ChunkId,
     /// Plaintext length the trees give for the chunk; the blob must have exactly this many.
     pub(crate) raw_len: u32,
-    pub(crate) offset_in_read: usize,
-    pub(crate) sealed_len: usize,
     pub(crate) targets: Vec<Target>,
 }
 
-/// One ranged read of a pack.
-pub(crate) struct PackRead {
-    pub(crate) pack: PackId,
-    pub(crate) offset: u64,
-    pub(crate) len: u64,
-    pub(crate) blobs: Vec<BlobRead>,
-}
+/// One ranged read of a pack for a restore.
+pub(crate) type PackRead = crate::pack::PackRead<BlobRead>;
 
 #[derive(Default)]
 pub(crate) struct Plan {
@@ -207,39 +195,10 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
         let pack = index
             .pack(location.pack)
             .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
-        located.push((
-            pack,
-            u64::from(location.offset),
-            u64::from(location.sealed_len),
-            id,
-            raw_len,
-            targets,
-        ));
+        let blob = BlobRead { id, raw_len, targets };
+        located.push((pack, u64::from(location.offset), u64::from(location.sealed_len), blob));
     }
-    located.sort_unstable_by_key(|a| (a.0, a.1));
-    let mut reads: Vec<PackRead> = Vec::new();
-    for (pack, offset, sealed_len, id, raw_len, targets) in located {
-        let end = offset + sealed_len;
-        let extend = reads.last().is_some_and(|read| {
-            let read_end = read.offset + read.len;
-            read.pack == pack
-                && offset >= read_end
-                && offset - read_end <= MAX_GAP
-                && end - read.offset <= MAX_READ
-        });
-        if !extend {
-            reads.push(PackRead { pack, offset, len: 0, blobs: Vec::new() });
-        }
-        let read = reads.last_mut().expect("a read was pushed above when none could be extended");
-        read.len = end - read.offset;
-        read.blobs.push(BlobRead {
-            id,
-            raw_len,
-            offset_in_read: usize::try_from(offset - read.offset).expect("reads are at most 8 MiB"),
-            sealed_len: usize::try_from(sealed_len).expect("blobs are smaller than 4 GiB"),
-            targets,
-        });
-    }
+    let reads = crate::pack::ranged_reads(located);
     Ok(reads)
 }
 
