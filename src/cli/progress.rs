@@ -3,6 +3,7 @@
 //! JSON stream); while the storage waits to retry, the bar and the status lines say so.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -28,14 +29,17 @@ struct Waiting {
     what: String,
 }
 
-/// The retry being waited out now, and the bar on screen (so retry lines are printed above
-/// it, not through it). Shared with the retry observer, which is installed when the storage
-/// is opened, before any operation's display exists.
+/// The retry being waited out now, the bar on screen (so retry lines are printed above it,
+/// not through it), and whether JSON status lines are being printed. Shared with the retry
+/// observer, which is installed when the storage is opened, before any operation's display
+/// exists.
 static WAITING: Mutex<Option<Waiting>> = Mutex::new(None);
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+static JSON_STATUS: AtomicBool = AtomicBool::new(false);
 
-/// Prints each retry on stderr (above the bar, if one is shown) and lets the bar and the
-/// JSON status lines show the wait until it is over.
+/// Prints each retry on stderr (above the bar, if one is shown), and as a JSON `retry` line
+/// on stdout while JSON status lines are printed; the bar and the status lines show the wait
+/// until it is over.
 pub fn retry_observer() -> RetryObserver {
     Arc::new(|notice: &RetryNotice| {
         let what = format!("{} of {}", notice.operation, notice.path);
@@ -51,6 +55,16 @@ pub fn retry_observer() -> RetryObserver {
         match BAR.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
+        }
+        if JSON_STATUS.load(Ordering::Relaxed) {
+            super::output::json(&json!({
+                "message_type": "retry",
+                "what": what,
+                "attempt": notice.attempt + 1,
+                "max_attempts": notice.max_attempts,
+                "wait_seconds": notice.wait.as_secs_f64(),
+                "reason": notice.reason,
+            }));
         }
     })
 }
@@ -76,6 +90,7 @@ impl Display {
             bar
         });
         BAR.lock().unwrap_or_else(PoisonError::into_inner).clone_from(&bar);
+        JSON_STATUS.store(json, Ordering::Relaxed);
         Display { bar, json, last_json: Mutex::new(None) }
     }
 
@@ -85,6 +100,7 @@ impl Display {
             bar.finish_and_clear();
         }
         *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        JSON_STATUS.store(false, Ordering::Relaxed);
     }
 }
 
@@ -134,5 +150,29 @@ impl Progress for Display {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A retry shows in the bar and the status lines until its wait is over, then no more.
+    #[test]
+    fn a_retry_is_shown_until_its_wait_is_over() {
+        let notice = RetryNotice {
+            operation: "write",
+            path: "data/ab/abcd".into(),
+            attempt: 1,
+            max_attempts: 6,
+            wait: Duration::from_secs(5),
+            reason: "HTTP 503".into(),
+        };
+        retry_observer()(&notice);
+        let now = Instant::now();
+        let (what, left) = waiting_at(now).expect("waiting");
+        assert_eq!(what, "write of data/ab/abcd");
+        assert!(left > 4.0 && left <= 5.0, "{left}");
+        assert!(waiting_at(now + Duration::from_secs(6)).is_none(), "over after the wait");
     }
 }
