@@ -1439,7 +1439,7 @@ fn gdrive_fake_remove_deletes_every_duplicate() {
 
 #[test]
 fn gdrive_fake_searches_lag_behind_writes() {
-    const LAG: Duration = Duration::from_millis(400);
+    const LAG: Duration = Duration::from_secs(1);
     let fake = FakeDrive::start();
     let spool = TempDir::new().unwrap();
     let writer = open(&fake, "Backups/lag", spool.path());

@@ -161,8 +161,8 @@ fn a_dropped_pack_is_found_by_check_and_healed_by_the_next_backup() {
 /// removes nothing any snapshot needs, and a later forget + prune frees space as usual.
 #[test]
 fn prune_waits_out_a_lagging_listing() {
-    const LAG: std::time::Duration = std::time::Duration::from_millis(500);
-    let plan = format!("list-lag={}@list;delay=800@write/snapshots", LAG.as_millis());
+    const LAG: std::time::Duration = std::time::Duration::from_millis(800);
+    let plan = format!("list-lag={}@list;delay=1100@write/snapshots", LAG.as_millis());
     let open = |world: &World, told: std::time::Duration| {
         let options = StorageOptions {
             faults: Some(FaultPlan::parse(&plan).unwrap()),
