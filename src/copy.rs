@@ -219,9 +219,10 @@ impl Copier<'_> {
     fn copy_wanted(&mut self) -> Result<()> {
         let mut located = Vec::with_capacity(self.wanted.len());
         for id in self.wanted.drain(..) {
-            let missing = || Error::corrupt(crate::ObjectKind::DataBlob, id, crate::Damage::Missing);
-            let location = self.source_index.get(BlobType::Data, &id).ok_or_else(missing)?;
-            let pack = self.source_index.pack(location.pack).ok_or_else(missing)?;
+            let (pack, location) = self
+                .source_index
+                .locate(BlobType::Data, &id)
+                .ok_or_else(|| Error::corrupt(crate::ObjectKind::DataBlob, id, crate::Damage::Missing))?;
             located.push((pack, u64::from(location.offset), u64::from(location.sealed_len), id));
         }
         let (source, dest) = (self.source, self.dest);

@@ -293,10 +293,7 @@ impl Rewriter<'_> {
 
     fn all_present(&self, chunks: &[cairn_format::tree::ChunkRef]) -> bool {
         chunks.iter().all(|chunk| {
-            self.index
-                .get(BlobType::Data, &chunk.id.0)
-                .and_then(|location| self.index.pack(location.pack))
-                .is_some_and(|pack| self.packs.contains(&pack))
+            self.index.locate(BlobType::Data, &chunk.id.0).is_some_and(|(pack, _)| self.packs.contains(&pack))
                 && (!self.read_data
                     || read_blob(self.repo, self.index, BlobType::Data, &chunk.id.0)
                         .is_ok_and(|raw| raw.len() == chunk.raw_len as usize))

@@ -216,6 +216,14 @@ impl Index {
         self.get(blob_type, id).is_some()
     }
 
+    /// The pack holding the blob and where it is in it, if the index has it (and names the
+    /// pack it points at).
+    #[must_use]
+    pub fn locate(&self, blob_type: BlobType, id: &ObjectId) -> Option<(PackId, BlobLocation)> {
+        let location = self.get(blob_type, id)?;
+        Some((self.pack(location.pack)?, location))
+    }
+
     /// The pack at position `number`.
     #[must_use]
     pub fn pack(&self, number: u32) -> Option<PackId> {

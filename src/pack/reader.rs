@@ -48,8 +48,8 @@ fn read_sealed_blob<T>(
     open: impl Fn(&[u8]) -> std::result::Result<T, Damage>,
 ) -> Result<T> {
     let object = blob_object(blob_type);
-    let location = index.get(blob_type, id).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
-    let pack = index.pack(location.pack).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
+    let (pack, location) =
+        index.locate(blob_type, id).ok_or_else(|| Error::corrupt(object, id, Damage::Missing))?;
     let path = layout::file_path(FileKind::Pack, &pack.0);
     let sealed = repo
         .storage()

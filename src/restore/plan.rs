@@ -189,11 +189,8 @@ pub(crate) fn pack_reads(plan: &Plan, index: &Index) -> Result<Vec<PackRead>> {
     }
     let mut located = Vec::with_capacity(targets.len());
     for (id, (raw_len, targets)) in targets {
-        let location = index
-            .get(BlobType::Data, &id.0)
-            .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
-        let pack = index
-            .pack(location.pack)
+        let (pack, location) = index
+            .locate(BlobType::Data, &id.0)
             .ok_or_else(|| Error::corrupt(ObjectKind::DataBlob, id, Damage::Missing))?;
         let blob = BlobRead { id, raw_len, targets };
         located.push((pack, u64::from(location.offset), u64::from(location.sealed_len), blob));
